@@ -1,0 +1,195 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/likes/likes/proto"
+)
+
+// Config configures a node. The zero value of a field means "use the
+// default" (see DefaultConfig); Validate reports every problem at once.
+type Config struct {
+	// DataDir holds the node's state: the slot table, one Raft log per shard
+	// and the snapshot database. It is created if missing.
+	DataDir string
+
+	// ListenAddr is the client (binary protocol) address. Default
+	// 127.0.0.1:7070: loopback, so a node started with no flags is not
+	// exposed before TLS and tokens exist.
+	ListenAddr string
+
+	// AdminAddr serves /metrics, /healthz and /debug/pprof over HTTP.
+	// Default 127.0.0.1:7071; "off" disables it. pprof exposes internals,
+	// so keep it on a private address.
+	AdminAddr string
+
+	// NodeID names this node in Raft configurations. Default "node-1".
+	NodeID string
+
+	// Shards is the number of shards (Raft groups) a fresh node creates.
+	// More shards give more parallel fsync streams and smaller snapshots,
+	// at the cost of one Raft log file and a few goroutines each. Read only
+	// on first start: afterwards the slot table on disk decides.
+	Shards int
+
+	// MaxConns bounds client connections. Each costs two goroutines and its
+	// buffers (~64 KiB); past the bound new connections get OVERLOADED.
+	MaxConns int
+
+	// MaxInFlight bounds requests per connection whose responses are not yet
+	// written. When it is reached the server stops reading that connection
+	// (TCP back-pressure), so a client that never reads cannot grow the
+	// server's memory. Higher values let one connection pipeline deeper.
+	MaxInFlight int
+
+	// MaxBatch bounds the games in one HAS_MANY or COUNT_MANY (at most
+	// proto.MaxBatch). Bigger pages amortise more per frame but hold the
+	// reader longer.
+	MaxBatch int
+
+	// MaxOpsPerEntry caps the writes gathered into one Raft log entry (group
+	// commit). Larger entries amortise Raft's per-entry cost further but grow
+	// the worst-case latency of the writes queued behind a full entry.
+	MaxOpsPerEntry int
+
+	// MaxQueuedWrites bounds writes waiting for the group committer of one
+	// shard. When full, connections submitting to it block (back-pressure).
+	MaxQueuedWrites int
+
+	// MaxProposals bounds Raft entries proposed but not yet applied per
+	// shard. While Raft is busy writing, new writes queue and later form
+	// bigger entries; too low a bound starves the log's fsync batching.
+	MaxProposals int
+
+	// SnapshotThreshold is how many log entries trigger a snapshot, and
+	// SnapshotInterval how often Raft checks. Frequent snapshots bound
+	// restart replay time; each one serialises the whole shard.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	// TrailingLogs is how many entries stay in the log after a snapshot, so
+	// a slightly lagging follower catches up from the log, not a snapshot.
+	TrailingLogs uint64
+
+	// ElectionTimeout is Raft's heartbeat and election timeout. On a single
+	// node it is also how long a restart waits before the shard leads.
+	ElectionTimeout time.Duration
+
+	// ShutdownTimeout bounds the graceful drain of in-flight requests.
+	ShutdownTimeout time.Duration
+
+	// Logger receives the node's logs; Raft's own logs go through it at
+	// warn level. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults every zero field takes.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:           "./likes-data",
+		ListenAddr:        "127.0.0.1:7070",
+		AdminAddr:         "127.0.0.1:7071",
+		NodeID:            "node-1",
+		Shards:            4,
+		MaxConns:          4096,
+		MaxInFlight:       1024,
+		MaxBatch:          proto.MaxBatch,
+		MaxOpsPerEntry:    1024,
+		MaxQueuedWrites:   8192,
+		MaxProposals:      64,
+		SnapshotThreshold: 8192,
+		SnapshotInterval:  30 * time.Second,
+		TrailingLogs:      10240,
+		ElectionTimeout:   500 * time.Millisecond,
+		ShutdownTimeout:   10 * time.Second,
+		Logger:            slog.Default(),
+	}
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.ListenAddr == "" {
+		c.ListenAddr = d.ListenAddr
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = d.AdminAddr
+	}
+	if c.NodeID == "" {
+		c.NodeID = d.NodeID
+	}
+	set(&c.Shards, d.Shards)
+	set(&c.MaxConns, d.MaxConns)
+	set(&c.MaxInFlight, d.MaxInFlight)
+	set(&c.MaxBatch, d.MaxBatch)
+	set(&c.MaxOpsPerEntry, d.MaxOpsPerEntry)
+	set(&c.MaxQueuedWrites, d.MaxQueuedWrites)
+	set(&c.MaxProposals, d.MaxProposals)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = d.SnapshotThreshold
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = d.SnapshotInterval
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = d.TrailingLogs
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = d.ElectionTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once, each wrapping
+// ErrBadConfig.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...))
+	}
+	if c.Shards < 1 || c.Shards > 1024 {
+		bad("shards %d: want 1..1024", c.Shards)
+	}
+	if c.MaxConns < 1 {
+		bad("max conns %d: want > 0", c.MaxConns)
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 1<<20 {
+		bad("max in-flight %d: want 1..%d", c.MaxInFlight, 1<<20)
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > proto.MaxBatch {
+		bad("max batch %d: want 1..%d", c.MaxBatch, proto.MaxBatch)
+	}
+	if c.MaxOpsPerEntry < 1 || c.MaxOpsPerEntry > 65536 {
+		bad("max ops per entry %d: want 1..65536", c.MaxOpsPerEntry)
+	}
+	if c.MaxQueuedWrites < 1 {
+		bad("max queued writes %d: want > 0", c.MaxQueuedWrites)
+	}
+	if c.MaxProposals < 1 {
+		bad("max proposals %d: want > 0", c.MaxProposals)
+	}
+	if c.SnapshotInterval < 0 || c.ElectionTimeout < 0 || c.ShutdownTimeout < 0 {
+		bad("durations must not be negative")
+	}
+	if c.ElectionTimeout > 0 && c.ElectionTimeout < 10*time.Millisecond {
+		bad("election timeout %v: want at least 10ms", c.ElectionTimeout)
+	}
+	return errors.Join(errs...)
+}
