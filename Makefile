@@ -1,0 +1,33 @@
+# Everyday: `make test` (the README's command). The rest are long runs kept out of `go test ./...`.
+GO ?= go
+
+.PHONY: test vet run fuzz crash bench mem50m
+
+test:
+	$(GO) test -race ./...
+
+vet:
+	$(GO) vet ./...
+
+run:
+	$(GO) run ./cmd/likesd
+
+# Fuzz the protocol decoder (FUZZTIME=10m for longer).
+FUZZTIME ?= 3m
+fuzz:
+	$(GO) test ./proto -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto -run '^$$' -fuzz '^FuzzDecodeStream$$' -fuzztime $(FUZZTIME)
+
+# More kill -9 rounds against a real likesd process (CRASH_SEED=N replays one run).
+CRASH_ROUNDS ?= 25
+CRASH_SEED ?= 0
+crash:
+	$(GO) test ./cmd/likesd -run TestCrashKill9 -count=1 -v -crash.rounds $(CRASH_ROUNDS) -crash.seed $(CRASH_SEED)
+
+# Hot-path benchmarks, side by side in one run; compare runs with benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./proto ./raftfsm ./client ./server
+
+# 50M likes over 1M Zipf-skewed games: heap bytes per like and restart time.
+mem50m:
+	$(GO) test ./raftfsm -run TestMemory50M -mem50m -v -timeout 30m
