@@ -122,7 +122,7 @@ func (g *game) insert(x uint64, c cowCtx) {
 	if g.big == nil {
 		if len(g.small) < smallMax {
 			i, _ := slices.BinarySearch(g.small, x)
-			g.small = slices.Insert(g.small, i, x)
+			g.small = insertTight(g.small, i, x, smallCap)
 			return
 		}
 		ids := make([]uint64, 0, len(g.small)+1)
@@ -257,6 +257,38 @@ func appendChunks(dst []chunk, ids []uint64, gen uint32) []chunk {
 	return slices.Clip(dst)
 }
 
+// insertTight inserts x at s[i], growing s to capFor(len(s)+1) when full
+// rather than by append's doubling: most sets are small and never grow
+// much, so doubling would leave a third of their memory unused on average.
+// The extra copies are of at most one small slice per insert.
+func insertTight[T uint32 | uint64](s []T, i int, x T, capFor func(n int) int) []T {
+	if len(s) < cap(s) {
+		return slices.Insert(s, i, x)
+	}
+	ns := make([]T, len(s)+1, capFor(len(s)+1))
+	copy(ns, s[:i])
+	ns[i] = x
+	copy(ns[i+1:], s[i:])
+	return ns
+}
+
+// smallCap is the capacity a small set of n ids grows to: n rounded up to
+// the next Go size class (8, 16, 24, 32, then steps of 16 B to 256 B and of
+// 32 B to 512 B), so the allocation is used whole.
+func smallCap(n int) int {
+	switch {
+	case n <= 4:
+		return n
+	case n <= 32:
+		return (n + 1) &^ 1
+	}
+	return (n + 3) &^ 3
+}
+
+// chunkCap is the capacity a chunk of n low words grows to: 1/8 slack (so
+// a growing chunk reallocates every n/8 inserts), rounded to 8 words.
+func chunkCap(n int) int { return (n + n/8 + 7) &^ 7 }
+
 // find returns the index of the last chunk with first <= x, or -1.
 func (b *bigSet) find(x uint64) int {
 	lo, hi := 0, len(b.chunks)
@@ -304,7 +336,7 @@ func (b *bigSet) insertChunked(x uint64, c cowCtx) {
 	}
 	ch := b.writable(i, c)
 	j, _ := slices.BinarySearch(ch.lo, uint32(x))
-	ch.lo = slices.Insert(ch.lo, j, uint32(x))
+	ch.lo = insertTight(ch.lo, j, uint32(x), chunkCap)
 	if j == 0 {
 		ch.first = x
 	}
