@@ -23,7 +23,7 @@ type Client struct {
 	id    uint64
 	log   *slog.Logger
 
-	seq      atomic.Uint64 // last sequence number given to a write
+	window   *writeWindow // hands out write sequence numbers
 	conns    []*conn
 	rr       atomic.Uint32 // round-robin cursor over conns
 	pageSize atomic.Int64  // games per HAS_MANY/COUNT_MANY page, from the last HELLO
@@ -86,6 +86,7 @@ func DialOptions(ctx context.Context, opts Options, addrs ...string) (*Client, e
 		log:     opts.Logger,
 		readyCh: make(chan struct{}),
 		closed:  make(chan struct{}),
+		window:  newWriteWindow(opts.WriteWindow),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pageSize.Store(proto.MaxBatch)
@@ -177,7 +178,12 @@ func (c *Client) write(ctx context.Context, t proto.MsgType, game, user uint64) 
 	cl := getCall(t)
 	defer putCall(cl)
 	cl.game, cl.user = game, user
-	cl.seq = c.seq.Add(1) // once: every retry resends this number
+	seq, err := c.window.acquire(ctx, c.closed)
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("client: %v game %d user %d: waiting for the write window: %w", t, game, user, err)
+	}
+	defer c.window.release(seq)
+	cl.seq = seq // once: every retry resends this number
 	if err := c.run(ctx, cl, false); err != nil {
 		return WriteResult{}, fmt.Errorf("client: %v game %d user %d (seq %d): %w", t, game, user, cl.seq, err)
 	}

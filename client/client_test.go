@@ -86,12 +86,12 @@ func TestOptionsValidate(t *testing.T) {
 	if err := (Options{}).Validate(); err != nil {
 		t.Errorf("zero Options: Validate() = %v; zero fields take defaults", err)
 	}
-	bad := Options{Conns: MaxConns + 1, DialTimeout: -1, RetryBackoff: -time.Second, MaxRetryBackoff: -2 * time.Second}
+	bad := Options{Conns: MaxConns + 1, DialTimeout: -1, RetryBackoff: -time.Second, MaxRetryBackoff: -2 * time.Second, WriteWindow: MaxWriteWindow + 1}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted bad options")
 	}
-	for _, field := range []string{"Conns", "DialTimeout", "RetryBackoff is", "MaxRetryBackoff"} {
+	for _, field := range []string{"Conns", "DialTimeout", "RetryBackoff is", "MaxRetryBackoff", "WriteWindow"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate error %q does not report %s", err, field)
 		}

@@ -57,6 +57,17 @@ type Options struct {
 	// overloaded one. Default 500ms; at least RetryBackoff.
 	MaxRetryBackoff time.Duration
 
+	// WriteWindow bounds how far apart the sequence numbers of the client's
+	// unfinished writes may be: a new Like or Unlike waits (within its ctx)
+	// until the oldest unfinished write is within WriteWindow of it. It must
+	// not exceed the server's de-duplication window (1024 by default), or a
+	// write delayed behind many newer ones can be refused as SEQ_EXPIRED
+	// without having been applied. It also caps the client's writes in
+	// flight: larger allows deeper write pipelines (bigger group commits
+	// from one client), smaller keeps a slow write from holding many others
+	// back. Default DefaultWriteWindow (512); at most MaxWriteWindow.
+	WriteWindow int
+
 	// Logger receives connection events (connected, lost, re-dial failures).
 	// Calls themselves never log; they return errors. Default
 	// slog.Default().
@@ -71,6 +82,7 @@ func DefaultOptions() Options {
 		IOTimeout:       10 * time.Second,
 		RetryBackoff:    5 * time.Millisecond,
 		MaxRetryBackoff: 500 * time.Millisecond,
+		WriteWindow:     DefaultWriteWindow,
 		Logger:          slog.Default(),
 	}
 }
@@ -92,6 +104,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRetryBackoff == 0 {
 		o.MaxRetryBackoff = max(d.MaxRetryBackoff, o.RetryBackoff)
+	}
+	if o.WriteWindow == 0 {
+		o.WriteWindow = d.WriteWindow
 	}
 	if o.Logger == nil {
 		o.Logger = d.Logger
@@ -115,6 +130,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxRetryBackoff < o.RetryBackoff {
 		errs = append(errs, fmt.Errorf("MaxRetryBackoff is %v, want at least RetryBackoff (%v)", o.MaxRetryBackoff, o.RetryBackoff))
+	}
+	if o.WriteWindow < 1 || o.WriteWindow > MaxWriteWindow {
+		errs = append(errs, fmt.Errorf("WriteWindow is %d, want 1 to %d", o.WriteWindow, MaxWriteWindow))
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,90 @@
+package client
+
+import (
+	"context"
+	"sync"
+)
+
+// DefaultWriteWindow is Options.WriteWindow when left zero: half the
+// server's default de-duplication window (raftfsm.DefaultOptions, 1024), so
+// a client at its limit stays well inside what the server remembers.
+const DefaultWriteWindow = 512
+
+// MaxWriteWindow bounds Options.WriteWindow: the largest de-duplication
+// window a server can be configured with (raftfsm.MaxDedupWindow).
+const MaxWriteWindow = 1 << 16
+
+// writeWindow hands out write sequence numbers so that the seqs of all the
+// client's unfinished writes always lie in a span of at most size numbers:
+// seq s is handed out only once every seq at or below s-size has finished
+// (answered, failed for good, or given up by its caller).
+//
+// Why: the server remembers, per client, the results of the seqs within its
+// de-duplication window below the highest seq it has applied, and refuses
+// older ones as expired. Without this bound a write that took its seq and
+// then waited (for an in-flight slot, a reconnect, a retry backoff) could
+// fall below the window while later writes were applied, and be refused
+// without ever having been applied. With it, the highest seq the server can
+// have seen is below low+size, so an unfinished write's seq is always within
+// size of it: as long as size is at most the server's window, every retry of
+// an unfinished write is either applied once or answered from the server's
+// memory. A write whose caller gave up no longer holds the window back; if
+// it reaches the server much later it may be refused as expired, which is
+// safe (it is not applied).
+//
+// Concurrency: acquire and release may be called from any goroutine; mu
+// guards everything. moved is closed (and replaced) whenever low advances,
+// waking the acquirers waiting for room.
+type writeWindow struct {
+	mu    sync.Mutex
+	size  uint64
+	next  uint64 // next seq to hand out (seqs start at 1)
+	low   uint64 // lowest unfinished seq; == next when none is unfinished
+	busy  []bool // busy[s%size]: seq s in [low, next) is unfinished
+	moved chan struct{}
+}
+
+func newWriteWindow(size int) *writeWindow {
+	return &writeWindow{size: uint64(size), next: 1, low: 1, busy: make([]bool, size), moved: make(chan struct{})}
+}
+
+// acquire returns the next sequence number, waiting while size writes
+// starting at the lowest unfinished one are outstanding. It fails with
+// ctx.Err() or ErrClosed (when closed is closed) while waiting.
+func (w *writeWindow) acquire(ctx context.Context, closed <-chan struct{}) (uint64, error) {
+	for {
+		w.mu.Lock()
+		if w.next-w.low < w.size {
+			s := w.next
+			w.next++
+			w.busy[s%w.size] = true
+			w.mu.Unlock()
+			return s, nil
+		}
+		moved := w.moved
+		w.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-closed:
+			return 0, ErrClosed
+		}
+	}
+}
+
+// release marks seq finished; it is never retried again.
+func (w *writeWindow) release(seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.busy[seq%w.size] = false
+	moved := false
+	for w.low < w.next && !w.busy[w.low%w.size] {
+		w.low++
+		moved = true
+	}
+	if moved {
+		close(w.moved)
+		w.moved = make(chan struct{})
+	}
+}

@@ -1,0 +1,79 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// acquireNow acquires with an already-expired context: it returns a seq only
+// if one is available without waiting.
+func acquireNow(w *writeWindow) (uint64, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.mu.Lock()
+	free := w.next-w.low < w.size
+	w.mu.Unlock()
+	if !free {
+		return 0, false
+	}
+	s, err := w.acquire(ctx, nil)
+	return s, err == nil
+}
+
+func TestWriteWindow(t *testing.T) {
+	w := newWriteWindow(3)
+	for want := uint64(1); want <= 3; want++ {
+		if s, ok := acquireNow(w); !ok || s != want {
+			t.Fatalf("acquire = %d, %v; want %d", s, ok, want)
+		}
+	}
+	if s, ok := acquireNow(w); ok {
+		t.Fatalf("4th acquire with 1..3 unfinished got %d; window is 3", s)
+	}
+	// Finishing a later seq does not make room: the span is from the oldest.
+	w.release(3)
+	w.release(2)
+	if s, ok := acquireNow(w); ok {
+		t.Fatalf("acquire with seq 1 unfinished got %d", s)
+	}
+	// A waiter wakes when the oldest finishes, and gets the next seq.
+	got := make(chan uint64)
+	go func() {
+		s, err := w.acquire(context.Background(), nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	w.release(1)
+	select {
+	case s := <-got:
+		if s != 4 {
+			t.Fatalf("waiter got %d, want 4", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not woken by release of the oldest seq")
+	}
+	// 4 unfinished, low=4: 5 and 6 fit, 7 does not.
+	for want := uint64(5); want <= 6; want++ {
+		if s, ok := acquireNow(w); !ok || s != want {
+			t.Fatalf("acquire = %d, %v; want %d", s, ok, want)
+		}
+	}
+	if _, ok := acquireNow(w); ok {
+		t.Fatal("acquire beyond the window succeeded")
+	}
+	// Waiting ends with the context or the client's close.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if _, err := w.acquire(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire past deadline: %v", err)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	if _, err := w.acquire(context.Background(), closed); !errors.Is(err, ErrClosed) {
+		t.Fatalf("acquire on closed client: %v", err)
+	}
+}
