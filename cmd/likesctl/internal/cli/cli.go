@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/likes/likes/bench"
 	"github.com/likes/likes/client"
 )
 
@@ -35,6 +36,7 @@ Commands:
   count GAME...       like counts of one or more games
   stats               node statistics
   ping                round-trip time to the node
+  bench [FLAGS]       load test likes and/or Redis side by side ('likesctl bench --help')
 
 GAME and USER are unsigned 64-bit integers.
 
@@ -43,6 +45,9 @@ Flags:
 
 // Run runs one likesctl command line.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("likesctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -206,4 +211,18 @@ func parseIDs(names, args []string) ([]uint64, error) {
 		ids[i] = v
 	}
 	return ids, nil
+}
+
+// runBench runs the bench subcommand (its own flags, package bench),
+// mapping its usage errors to ours.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := bench.Main(ctx, args, stdout, stderr)
+	var u *bench.UsageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return ErrHelp
+	case errors.As(err, &u):
+		return &UsageError{"bench: " + u.Error()}
+	}
+	return err
 }

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// UsageError is a mistake in the bench command line.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usage is the bench command's usage text.
+const Usage = `Usage: likesctl bench [flags]
+       likesctl bench --summarize results.json...
+
+Runs the same workload against likes and/or Redis: preload, warm-up, a
+measured run, then a read-back of sampled games checked against what was
+written. Prints a Markdown table; with --out DIR also writes results.json,
+results.md and results.png there. Exits non-zero if a check failed or any
+request failed. The targets must not hold likes for the games used (start
+them empty, or pass --game-offset).
+
+--summarize prints one table comparing likes with Redis over earlier
+results.json files, with the ratios likes/Redis.
+
+Flags:
+`
+
+// Main runs the bench command line (args after "bench").
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("likesctl bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), Usage)
+		fs.PrintDefaults()
+	}
+	d := DefaultOptions()
+	var o Options
+	target := fs.String("target", "both", "what to benchmark: likes, redis or both (likes first)")
+	likesAddr := fs.String("likes-addr", "127.0.0.1:7070", "likes node address(es), comma-separated")
+	likesAdmin := fs.String("likes-admin", "", "likes admin HTTP address; if set, the node collects garbage before each memory reading")
+	redisAddr := fs.String("redis-addr", "127.0.0.1:6379", "Redis address")
+	redisVariant := fs.String("redis-variant", "", `label of the Redis configuration in reports, e.g. "appendfsync always"`)
+	label := fs.String("label", "", "label of this run in reports, e.g. read-heavy")
+	out := fs.String("out", "", "directory for results.json, results.md and results.png")
+	noProgress := fs.Bool("no-progress", false, "no progress bar (it is off anyway when stderr is not a terminal)")
+	summarize := fs.Bool("summarize", false, "print one comparison table from the results.json files given as arguments")
+	verbose := fs.Bool("v", false, "log progress (slog, to stderr)")
+	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike) or write-only (60 like, 40 unlike); the percent flags override it")
+
+	fs.Uint64Var(&o.Seed, "seed", d.Seed, "workload seed (same seed, same requests)")
+	fs.IntVar(&o.Games, "games", d.Games, "distinct games")
+	fs.Float64Var(&o.ZipfExponent, "zipf", d.ZipfExponent, "Zipf exponent of game popularity (> 0)")
+	fs.Uint64Var(&o.UserSpace, "users", d.UserSpace, "user ids are uniform in [0, users)")
+	has := fs.Float64("has", 0, "percent of HAS (default from --mix)")
+	hasMany := fs.Float64("has-many", 0, "percent of HAS_MANY (default from --mix)")
+	count := fs.Float64("count", 0, "percent of COUNT (default from --mix)")
+	like := fs.Float64("like", 0, "percent of LIKE (default from --mix)")
+	unlike := fs.Float64("unlike", 0, "percent of UNLIKE (default from --mix)")
+	fs.Float64Var(&o.HitRatio, "hit-ratio", d.HitRatio, "fraction of reads aimed at preloaded likes (negative: none)")
+	fs.IntVar(&o.Concurrency, "concurrency", d.Concurrency, "workers (C)")
+	fs.IntVar(&o.Depth, "depth", d.Depth, "requests outstanding per worker (D): likes D goroutines per worker, Redis a D-command pipeline")
+	fs.IntVar(&o.Conns, "conns", 0, "connections to each target (default min(concurrency, 64))")
+	fs.IntVar(&o.BatchSize, "batch", d.BatchSize, "games per HAS_MANY")
+	fs.DurationVar(&o.Duration, "duration", d.Duration, "measured run")
+	fs.DurationVar(&o.Warmup, "warmup", d.Warmup, "unmeasured warm-up before it (negative: none)")
+	fs.IntVar(&o.Preload, "preload", d.Preload, "likes written before the run (negative: none)")
+	fs.IntVar(&o.PreloadDepth, "preload-depth", d.PreloadDepth, "preload writes outstanding per worker")
+	fs.IntVar(&o.SampleGames, "sample-games", d.SampleGames, "games read back by the correctness check")
+	fs.Uint64Var(&o.GameOffset, "game-offset", 0, "added to every game id (to rerun against a non-empty target)")
+	fs.DurationVar(&o.OpTimeout, "op-timeout", d.OpTimeout, "how long a request may still take after the run ends")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return flag.ErrHelp
+		}
+		return &UsageError{err.Error()}
+	}
+	if *summarize {
+		return summarizeFiles(stdout, fs.Args())
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	switch *mix {
+	case "read-heavy":
+		o.Mix = ReadHeavyMix
+	case "write-only":
+		o.Mix = WriteOnlyMix
+	default:
+		return &UsageError{fmt.Sprintf("--mix %q: want read-heavy or write-only", *mix)}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "has", "has-many", "count", "like", "unlike":
+			o.Mix = Mix{Has: *has, HasMany: *hasMany, Count: *count, Like: *like, Unlike: *unlike}
+		}
+	})
+	if err := o.Validate(); err != nil {
+		return &UsageError{err.Error()}
+	}
+	var targets []string
+	switch *target {
+	case "likes", "redis":
+		targets = []string{*target}
+	case "both":
+		targets = []string{"likes", "redis"}
+	default:
+		return &UsageError{fmt.Sprintf("--target %q: want likes, redis or both", *target)}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var progress Progress
+	if f, ok := stderr.(*os.File); ok && !*noProgress && term.IsTerminal(int(f.Fd())) {
+		progress = &BarProgress{W: stderr}
+	}
+	host, _ := os.Hostname()
+	rep := &Report{Label: *label, Started: time.Now().UTC(), Options: o.withDefaults(),
+		Host: Host{Hostname: host, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version()}}
+	for _, name := range targets {
+		var t Target
+		var addr string
+		dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var err error
+		switch name {
+		case "likes":
+			addr = *likesAddr
+			var lt *LikesTarget
+			lt, err = DialLikes(dialCtx, rep.Options.Conns, logger, strings.Split(addr, ",")...)
+			if err == nil {
+				lt.AdminAddr = *likesAdmin
+				t = lt
+			}
+		case "redis":
+			addr = *redisAddr
+			t, err = DialRedis(dialCtx, addr, rep.Options.Conns)
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		res, err := Run(ctx, o, t, logger, progress)
+		t.Close()
+		if err != nil {
+			return err
+		}
+		res.Addr = addr
+		if name == "redis" {
+			res.Variant = *redisVariant
+		}
+		rep.Targets = append(rep.Targets, res)
+	}
+	rep.Markdown(stdout)
+	if *out != "" {
+		if err := rep.WriteFiles(*out); err != nil {
+			return err
+		}
+	}
+	return rep.Failed()
+}
+
+func summarizeFiles(w io.Writer, paths []string) error {
+	if len(paths) == 0 {
+		return &UsageError{"--summarize needs results.json files"}
+	}
+	var reps []*Report
+	for _, p := range paths {
+		r, err := ReadReport(p)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, r)
+	}
+	Summarize(w, reps)
+	return nil
+}

@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/likes/likes/client"
+)
+
+// LikesTarget runs the workload against likes through the real client.
+type LikesTarget struct {
+	c *client.Client
+
+	// AdminAddr, if set, is the node's admin HTTP address: Memory then
+	// forces a garbage collection there first (/debug/pprof/heap?gc=1), so
+	// heap_inuse_bytes counts live memory, not garbage awaiting the next
+	// cycle. Set it before the first Memory call.
+	AdminAddr string
+}
+
+var _ Target = (*LikesTarget)(nil)
+
+// DialLikes connects to a likes node with conns pipelined connections.
+func DialLikes(ctx context.Context, conns int, logger *slog.Logger, addrs ...string) (*LikesTarget, error) {
+	c, err := client.DialOptions(ctx, client.Options{Conns: min(conns, client.MaxConns), Logger: logger}, addrs...)
+	if err != nil {
+		return nil, fmt.Errorf("bench: dial likes %v: %w", addrs, err)
+	}
+	return &LikesTarget{c: c}, nil
+}
+
+// Name implements Target.
+func (t *LikesTarget) Name() string { return "likes" }
+
+// Pipelining implements Target: the client pipelines concurrent calls.
+func (t *LikesTarget) Pipelining() Pipelining { return Goroutines }
+
+// Exec implements Target. One op runs on the calling goroutine (the
+// measured path); several run on one goroutine each, for the preload and
+// the check.
+func (t *LikesTarget) Exec(ctx context.Context, ops []Op, res []OpResult) {
+	if len(ops) == 1 {
+		t.do(ctx, &ops[0], &res[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range ops {
+		wg.Go(func() { t.do(ctx, &ops[i], &res[i]) })
+	}
+	wg.Wait()
+}
+
+func (t *LikesTarget) do(ctx context.Context, op *Op, r *OpResult) {
+	var err error
+	switch op.Kind {
+	case OpHas:
+		r.Liked, err = t.c.HasLiked(ctx, op.Game, op.User)
+	case OpHasMany:
+		r.LikedMany, err = t.c.HasLikedMany(ctx, op.User, op.Games)
+	case OpCount:
+		r.Count, err = t.c.Count(ctx, op.Game)
+	case OpLike, OpUnlike:
+		var w client.WriteResult
+		if op.Kind == OpLike {
+			w, err = t.c.Like(ctx, op.Game, op.User)
+		} else {
+			w, err = t.c.Unlike(ctx, op.Game, op.User)
+		}
+		r.Changed, r.Count = w.Changed, w.Count
+	default:
+		err = fmt.Errorf("bench: unknown op %v", op.Kind)
+	}
+	r.Err = err
+}
+
+// Memory implements Target from the node's STATS: heap_inuse_bytes (the Go
+// heap, everything included) and set_bytes (the sets alone).
+func (t *LikesTarget) Memory(ctx context.Context) (Memory, error) {
+	if t.AdminAddr != "" {
+		if err := forceGC(ctx, t.AdminAddr); err != nil {
+			return Memory{}, err
+		}
+	}
+	raw, err := t.c.Stats(ctx)
+	if err != nil {
+		return Memory{}, fmt.Errorf("bench: likes stats: %w", err)
+	}
+	var st struct {
+		Likes     uint64 `json:"likes"`
+		SetBytes  uint64 `json:"set_bytes"`
+		HeapInuse uint64 `json:"heap_inuse_bytes"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return Memory{}, fmt.Errorf("bench: likes stats: %w", err)
+	}
+	return Memory{Likes: st.Likes, UsedBytes: st.HeapInuse, SetBytes: st.SetBytes}, nil
+}
+
+// Close implements Target.
+func (t *LikesTarget) Close() error { return t.c.Close() }
+
+// forceGC asks a node to collect garbage: its heap profile endpoint runs
+// runtime.GC with gc=1.
+func forceGC(ctx context.Context, admin string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return fmt.Errorf("bench: likes admin: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: likes admin (GC before measuring memory): %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: likes admin %s: %s", admin, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/likes/likes/client"
+	"github.com/likes/likes/internal/testnode"
+)
+
+// shortOptions is a run small enough for go test.
+func shortOptions() Options {
+	return Options{
+		Seed: 42, Games: 2000, Preload: 5000, PreloadDepth: 64,
+		Concurrency: 4, Depth: 4, Conns: 2, BatchSize: 8,
+		Mix:      Mix{Has: 40, HasMany: 10, Count: 10, Like: 25, Unlike: 15},
+		Duration: 700 * time.Millisecond, Warmup: 150 * time.Millisecond,
+		SampleGames: 16,
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// assertRun checks a short run's result: requests of every kind happened,
+// none failed, and the read-back matched.
+func assertRun(t *testing.T, res TargetResult, o Options) {
+	t.Helper()
+	if res.Ops < 100 {
+		t.Errorf("only %d requests in %v", res.Ops, o.Duration)
+	}
+	if res.Errors != 0 || res.Preload.Errors != 0 {
+		t.Errorf("%d request errors, %d preload errors: %v %s", res.Errors, res.Preload.Errors, res.ErrorExamples, res.Preload.FirstError)
+	}
+	if len(res.PerOp) != int(numOpKinds) {
+		t.Errorf("figures for %d op kinds, want %d", len(res.PerOp), numOpKinds)
+	}
+	for _, s := range res.PerOp {
+		if s.Ops == 0 || s.Latency.P50Micros <= 0 || s.Latency.P99Micros < s.Latency.P50Micros || s.Latency.MaxMicros < s.Latency.P99Micros {
+			t.Errorf("%s: implausible figures %+v", s.Op, s)
+		}
+	}
+	if res.Preload.Distinct == 0 || res.Preload.Distinct > uint64(o.Preload) {
+		t.Errorf("preload: %d distinct likes of %d sent", res.Preload.Distinct, o.Preload)
+	}
+	if res.Memory.BytesPerLike <= 0 {
+		t.Errorf("no bytes per like: %+v", res.Memory)
+	}
+	c := res.Check
+	if !c.OK || c.Counts != o.SampleGames || c.Pairs < 100 || c.Mismatches != 0 {
+		t.Errorf("check: %+v", c)
+	}
+}
+
+func TestRunLikes(t *testing.T) {
+	n := testnode.Start(t, testnode.Config(t, t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := shortOptions()
+	tg, err := DialLikes(ctx, o.Conns, quietLogger(), n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	res, ex, err := run(ctx, o, tg, quietLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRun(t, res, o)
+	if res.Memory.SetBytesPerLike <= 0 || res.Memory.Likes != res.Preload.Distinct {
+		t.Errorf("likes memory figures: %+v, preload %+v", res.Memory, res.Preload)
+	}
+
+	// A second run against the same node must refuse: its games are not empty.
+	if _, err := Run(ctx, o, tg, quietLogger(), nil); err == nil || !strings.Contains(err.Error(), "already has") {
+		t.Errorf("rerun on a non-empty node: got %v, want an 'already has' error", err)
+	}
+
+	// Plant a discrepancy behind the bench's back: the check must see it.
+	c, err := client.DialOptions(ctx, client.Options{Logger: quietLogger()}, n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	game := ex.games[len(ex.games)-1]
+	if _, err := c.Like(ctx, game, 1<<40+12345); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWorkload(o, o.Concurrency*o.Depth)
+	cr := check(ctx, o.withDefaults(), tg, w, ex)
+	if cr.OK || cr.Mismatches != 1 || len(cr.Examples) != 1 || !strings.Contains(cr.Examples[0], "COUNT game "+strconv.FormatUint(game, 10)) {
+		t.Errorf("planted extra like in game %d: check said %+v", game, cr)
+	}
+	// An unlike of a pair the bench expects present is caught as a membership.
+	var victim pair
+	sets, _, _ := ex.expected()
+	for u := range sets[ex.games[0]] {
+		victim = pair{ex.games[0], u}
+		break
+	}
+	if victim.game == 0 {
+		t.Fatalf("the hottest game %d has no likes after the run", ex.games[0])
+	}
+	if _, err := c.Unlike(ctx, victim.game, victim.user); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Unlike(ctx, game, 1<<40+12345); err != nil {
+		t.Fatal(err)
+	}
+	cr = check(ctx, o.withDefaults(), tg, w, ex)
+	if cr.OK || cr.Mismatches < 2 {
+		t.Errorf("planted missing like %v: check said %+v", victim, cr)
+	}
+}
+
+// startRedis starts a real redis-server on a free loopback port with its
+// files in a temporary directory, and stops it when the test ends.
+func startRedis(t *testing.T, extra ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (%v): the bench's Redis target is tested against a real one; install it with `apt-get install -y redis-server` (.ci/run does)", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir,
+		"--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			t.Fatalf("redis-server exited: %s", log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server at %s never answered: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRunRedis(t *testing.T) {
+	addr := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := shortOptions()
+	tg, err := DialRedis(ctx, addr, o.Conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	res, ex, err := run(ctx, o, tg, quietLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRun(t, res, o)
+	if res.Memory.UsedBytes <= res.Memory.BaselineBytes {
+		t.Errorf("used_memory did not grow with the preload: %+v", res.Memory)
+	}
+
+	// The script's semantics: liking twice counts once, unliking an absent
+	// pair changes nothing, and the counter follows the set.
+	g := ex.games[0]
+	before := exec1(ctx, t, tg, Op{Kind: OpCount, Game: g}).Count
+	steps := []struct {
+		kind    OpKind
+		changed bool
+		count   uint64
+	}{{OpLike, true, before + 1}, {OpLike, false, before + 1}, {OpUnlike, true, before}, {OpUnlike, false, before}}
+	for i, s := range steps {
+		r := exec1(ctx, t, tg, Op{Kind: s.kind, Game: g, User: 1<<40 + 7})
+		if r.Changed != s.changed || r.Count != s.count {
+			t.Errorf("step %d %v: changed %v count %d, want %v %d", i, s.kind, r.Changed, r.Count, s.changed, s.count)
+		}
+	}
+	// A planted discrepancy (the counter moved without the set) is caught.
+	if err := tg.rdb.Incr(ctx, counterKey(g)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cr := check(ctx, o.withDefaults(), tg, NewWorkload(o, o.Concurrency*o.Depth), ex)
+	if cr.OK || cr.Mismatches != 1 {
+		t.Errorf("planted counter drift: check said %+v", cr)
+	}
+}
+
+func exec1(ctx context.Context, t *testing.T, tg Target, op Op) OpResult {
+	t.Helper()
+	res := make([]OpResult, 1)
+	tg.Exec(ctx, []Op{op}, res)
+	if res[0].Err != nil {
+		t.Fatalf("%v: %v", op.Kind, res[0].Err)
+	}
+	return res[0]
+}
