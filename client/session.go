@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,6 +289,12 @@ func (s *session) writeLoop() {
 		case <-s.done:
 			return
 		}
+		// Callers woken by the same batch of responses are about to queue
+		// their next requests: let them run first, so that one write
+		// carries all of them instead of one system call each. Gosched
+		// returns at once when nothing else is runnable, so an idle
+		// client pays nothing for it.
+		runtime.Gosched()
 		s.mu.Lock()
 		out := s.wbuf
 		s.wbuf = spare[:0]
