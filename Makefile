@@ -1,7 +1,7 @@
 # Everyday: `make test` (the README's command). The rest are long runs kept out of `go test ./...`.
 GO ?= go
 
-.PHONY: test vet run fuzz crash bench mem50m
+.PHONY: test vet run fuzz crash bench mem50m compare
 
 test:
 	$(GO) test -race ./...
@@ -31,3 +31,9 @@ bench:
 # 50M likes over 1M Zipf-skewed games: heap bytes per like and restart time.
 mem50m:
 	$(GO) test ./raftfsm -run TestMemory50M -mem50m -v -timeout 30m
+
+# likes against Redis (appendfsync everysec and always), read-heavy and
+# write-only, on this machine; see bench/compare.sh for its settings
+# (DURATION, PRELOAD, ROUNDS, ...) and docs/benchmarks.md for the figures.
+compare:
+	bench/compare.sh

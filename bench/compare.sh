@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# compare.sh: likes against Redis on this machine, same workload, one table.
+#
+# For each round, each mix (read-heavy: 90% HAS, 5% COUNT, 5% LIKE/UNLIKE;
+# write-only: 60% LIKE, 40% UNLIKE) and each Redis durability setting
+# (appendfsync everysec, then always: likes acknowledges only after fsync),
+# it starts a fresh likesd and a fresh redis-server on loopback ports with
+# their data in a temporary directory, runs `likesctl bench --target both`
+# against them, and stops them. At the end it prints one table with the
+# ratios likes/Redis for throughput, p99 and bytes per like.
+#
+# Everything listens on 127.0.0.1 only. Only the processes this script
+# started are stopped (by their saved PIDs, on exit). Run time is bounded:
+# about ROUNDS × 4 × (2 × (WARMUP + DURATION) + preload time).
+#
+# Environment (defaults in brackets):
+#   DURATION [10s]  WARMUP [2s]  PRELOAD [1000000]  ROUNDS [1]
+#   CONCURRENCY [16]  DEPTH [8]  GAMES [100000]  SEED [1]
+#   OUT [bench-results/<UTC time>]  BENCH_FLAGS (more likesctl bench flags)
+#   REDIS_PORT [26379]  LIKES_PORT [27070]  LIKES_ADMIN_PORT [27071]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+PRELOAD=${PRELOAD:-1000000}
+ROUNDS=${ROUNDS:-1}
+CONCURRENCY=${CONCURRENCY:-16}
+DEPTH=${DEPTH:-8}
+GAMES=${GAMES:-100000}
+SEED=${SEED:-1}
+OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+BENCH_FLAGS=${BENCH_FLAGS:-}
+REDIS_PORT=${REDIS_PORT:-26379}
+LIKES_PORT=${LIKES_PORT:-27070}
+LIKES_ADMIN_PORT=${LIKES_ADMIN_PORT:-27071}
+
+log() { printf '%s compare: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+if ! command -v redis-server >/dev/null; then
+	log "redis-server missing: installing it from Debian"
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update && apt-get install -y redis-server
+	else
+		sudo apt-get update && sudo apt-get install -y redis-server
+	fi
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/likes-compare.XXXXXX")
+PIDS=()
+stop() { # stop PID: only processes this script started
+	local pid=$1
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+}
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do stop "$pid"; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$REDIS_PORT" "$LIKES_PORT" "$LIKES_ADMIN_PORT"; do
+	port_free "$p" || { log "port $p on 127.0.0.1 is in use; set REDIS_PORT/LIKES_PORT/LIKES_ADMIN_PORT"; exit 1; }
+done
+
+log "building likesd and likesctl"
+go build -o "$TMP/likesd" ./cmd/likesd
+go build -o "$TMP/likesctl" ./cmd/likesctl
+mkdir -p "$OUT"
+
+wait_for() { # wait_for WHAT PID CMD...: until CMD succeeds, while PID lives, 30 s at most
+	local what=$1 pid=$2
+	shift 2
+	for _ in $(seq 300); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || { log "$what exited"; return 1; }
+		sleep 0.1
+	done
+	log "$what did not come up"
+	return 1
+}
+
+start_redis() { # start_redis FSYNC DIR -> REDIS_PID
+	mkdir -p "$2"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync "$1" \
+		--dir "$2" --daemonize no --logfile "$2/redis.log" &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	wait_for redis-server "$REDIS_PID" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
+}
+
+start_likesd() { # start_likesd DIR -> LIKES_PID
+	"$TMP/likesd" --data "$1" --listen "127.0.0.1:$LIKES_PORT" --admin "127.0.0.1:$LIKES_ADMIN_PORT" \
+		--log-level warn 2>"$1.log" &
+	LIKES_PID=$!
+	PIDS+=("$LIKES_PID")
+	wait_for likesd "$LIKES_PID" "$TMP/likesctl" --addr "127.0.0.1:$LIKES_PORT" --timeout 1s ping
+}
+
+failed=0
+runs=()
+for round in $(seq "$ROUNDS"); do
+	for mix in read-heavy write-only; do
+		for fsync in everysec always; do
+			name="$mix-$fsync-r$round"
+			log "round $round: $mix, Redis appendfsync $fsync"
+			start_redis "$fsync" "$TMP/redis-$name"
+			start_likesd "$TMP/likes-$name"
+			# shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
+			if ! "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix" --redis-variant "appendfsync $fsync" \
+				--likes-addr "127.0.0.1:$LIKES_PORT" --likes-admin "127.0.0.1:$LIKES_ADMIN_PORT" \
+				--redis-addr "127.0.0.1:$REDIS_PORT" --duration "$DURATION" --warmup "$WARMUP" \
+				--preload "$PRELOAD" --concurrency "$CONCURRENCY" --depth "$DEPTH" --games "$GAMES" --seed "$SEED" \
+				--out "$OUT/$name" $BENCH_FLAGS >"$OUT/$name.md"; then
+				log "$name: FAILED (see $OUT/$name.md)"
+				failed=1
+			fi
+			[ -f "$OUT/$name/results.json" ] && runs+=("$OUT/$name/results.json")
+			stop "$LIKES_PID"
+			stop "$REDIS_PID"
+		done
+	done
+done
+
+if [ "${#runs[@]}" -gt 0 ]; then
+	"$TMP/likesctl" bench --summarize "${runs[@]}" | tee "$OUT/summary.md"
+fi
+log "results in $OUT"
+exit "$failed"
