@@ -80,6 +80,12 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain of in-flight requests.
 	ShutdownTimeout time.Duration
 
+	// HandshakeTimeout is how long a new connection has to send HELLO
+	// before it is closed. Short values free the slots of silent or stray
+	// connections sooner (they count against MaxConns); too short a value
+	// drops clients on slow, distant links.
+	HandshakeTimeout time.Duration
+
 	// Logger receives the node's logs; Raft's own logs go through it at
 	// warn level. Default slog.Default().
 	Logger *slog.Logger
@@ -104,6 +110,7 @@ func DefaultConfig() Config {
 		TrailingLogs:      10240,
 		ElectionTimeout:   500 * time.Millisecond,
 		ShutdownTimeout:   10 * time.Second,
+		HandshakeTimeout:  10 * time.Second,
 		Logger:            slog.Default(),
 	}
 }
@@ -150,6 +157,9 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
 	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -185,7 +195,7 @@ func (c Config) Validate() error {
 	if c.MaxProposals < 1 {
 		bad("max proposals %d: want > 0", c.MaxProposals)
 	}
-	if c.SnapshotInterval < 0 || c.ElectionTimeout < 0 || c.ShutdownTimeout < 0 {
+	if c.SnapshotInterval < 0 || c.ElectionTimeout < 0 || c.ShutdownTimeout < 0 || c.HandshakeTimeout < 0 {
 		bad("durations must not be negative")
 	}
 	if c.ElectionTimeout > 0 && c.ElectionTimeout < 10*time.Millisecond {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,10 @@ import (
 // small frames per read system call. It grows up to proto.MaxFrameSize for a
 // large frame.
 const readBufSize = 64 << 10
+
+// maxHelloFrame is the largest frame accepted before HELLO: a HELLO frame is
+// 24 bytes; anything larger first is refused with TOO_LARGE.
+const maxHelloFrame = 64
 
 // conn serves one client connection with two goroutines and no goroutine per
 // request:
@@ -69,6 +74,9 @@ func newConn(n *Node, nc net.Conn) *conn {
 // drain; then waits for in-flight writes to be answered and closes.
 func (c *conn) serve() {
 	defer c.n.removeConn(c)
+	// A connection that does not complete HELLO in time is dropped, so
+	// silent connections cannot hold MaxConns slots.
+	c.nc.SetReadDeadline(time.Now().Add(c.n.cfg.HandshakeTimeout))
 	go c.writeLoop()
 	c.readLoop()
 	c.flushLocal()
@@ -108,7 +116,7 @@ func (c *conn) readLoop() {
 				break
 			}
 			if err != nil {
-				c.badFrame(buf[off:], err)
+				c.badFrame(err)
 				return
 			}
 			off = len(buf) - len(rest)
@@ -118,6 +126,16 @@ func (c *conn) readLoop() {
 		}
 		c.flushLocal()
 		buf = buf[:copy(buf, buf[off:])]
+		if n, ok := proto.FrameLen(buf); ok && !c.hello && n > maxHelloFrame {
+			// Only HELLO may come first: do not buffer up to a megabyte
+			// for a connection that has not said who it is.
+			c.msg = proto.Msg{}
+			if len(buf) >= proto.HeaderSize {
+				c.msg.ID = binary.BigEndian.Uint32(buf[6:10])
+			}
+			c.badFrame(fmt.Errorf("%w: %d-byte frame before HELLO", proto.ErrTooLarge, n))
+			return
+		}
 		if n, ok := proto.FrameLen(buf); ok && n > cap(buf) {
 			grown := make([]byte, len(buf), n)
 			copy(grown, buf)
@@ -136,12 +154,12 @@ func (c *conn) readLoop() {
 
 // badFrame answers a frame that could not be decoded and ends the
 // connection: after a framing error the stream cannot be trusted.
-func (c *conn) badFrame(frame []byte, err error) {
+func (c *conn) badFrame(err error) {
 	c.n.m.badFrames.Inc()
-	var id uint32
-	if len(frame) >= proto.HeaderSize {
-		id = binary.BigEndian.Uint32(frame[6:10])
-	}
+	// DecodeInto leaves the header it could read in c.msg: the request id
+	// when the 10 header bytes are there and the length covers them, else
+	// 0 (PROTOCOL.md 9.2).
+	id := c.msg.ID
 	c.inflight.Add(1)
 	c.replyErr(id, err)
 	c.n.cfg.Logger.Debug("closing connection after a bad frame", "remote", c.nc.RemoteAddr().String(), "err", err)
@@ -177,8 +195,17 @@ func (c *conn) flushLocal() {
 
 // replyErr queues an error response to request id (reader goroutine).
 func (c *conn) replyErr(id uint32, err error) {
-	c.local = proto.AppendError(c.local, id, proto.CodeOf(err), "", err.Error())
+	c.local = appendError(c.local, id, err)
 	c.localN++
+}
+
+// appendError appends the ERROR frame for err: its wire code, and its text
+// without the code's own name in front (a client prints both; the name
+// would come twice).
+func appendError(dst []byte, id uint32, err error) []byte {
+	code := proto.CodeOf(err)
+	msg := strings.TrimPrefix(err.Error(), code.Err().Error()+": ")
+	return proto.AppendError(dst, id, code, "", msg)
 }
 
 func (c *conn) writeLoop() {
@@ -334,6 +361,10 @@ func (c *conn) handshake(m *proto.Msg) bool {
 		return false
 	}
 	c.hello, c.clientID = true, m.ClientID
+	c.nc.SetReadDeadline(time.Time{})
+	if c.draining.Load() { // drain set its deadline before ours was cleared
+		c.nc.SetReadDeadline(time.Now())
+	}
 	c.local = proto.AppendHelloResp(c.local, m.ID, min(m.Version, proto.Version),
 		proto.MaxFrameSize, uint32(c.n.cfg.MaxInFlight), uint32(c.n.cfg.MaxBatch))
 	c.localN++
@@ -353,7 +384,7 @@ func (c *conn) write(m *proto.Msg, om *opMetrics, start time.Time) {
 	s.submit(pendingWrite{op: op, done: func(r raftfsm.Result, err error) {
 		c.mu.Lock()
 		if err != nil {
-			c.out = proto.AppendError(c.out, id, proto.CodeOf(err), "", err.Error())
+			c.out = appendError(c.out, id, err)
 		} else {
 			c.out = proto.AppendWriteResp(c.out, t, id, r.Changed, r.Count, r.Index)
 		}

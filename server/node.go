@@ -192,7 +192,7 @@ func (n *Node) acceptLoop() {
 // frame, then closes it.
 func rejectConn(nc net.Conn, err error) {
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	nc.Write(proto.AppendError(nil, 0, proto.CodeOf(err), "", err.Error()))
+	nc.Write(appendError(nil, 0, err))
 	nc.Close()
 }
 
