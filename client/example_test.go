@@ -4,20 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/likes/likes/client"
+	"github.com/likes/likes/server"
 )
 
-// Example shows the life of a client. It has no Output comment yet, so go
-// test compiles it but does not run it: it needs a real likes server at
-// 127.0.0.1:7070.
+// Example shows the life of a client against a real likes node. The node is
+// started here, on a free loopback port with its data in a temporary
+// directory, so that the example runs as a test; an app server dials its
+// nodes' addresses instead.
 func Example() {
+	addr, stop := startNode()
+	defer stop()
+
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	c, err := client.Dial(ctx, "127.0.0.1:7070")
+	c, err := client.Dial(ctx, addr)
 	if err != nil {
 		log.Fatal(err) // e.g. "client: no likes server answered at 127.0.0.1:7070: ..."
 	}
@@ -33,6 +41,12 @@ func Example() {
 	}
 	fmt.Println("changed:", res.Changed, "count:", res.Count)
 
+	res, err = c.Like(ctx, game, user) // idempotent: a second like changes nothing
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("changed:", res.Changed, "count:", res.Count)
+
 	liked, err := c.HasLiked(ctx, game, user)
 	if err != nil {
 		log.Fatal(err)
@@ -44,4 +58,35 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println("counts:", counts)
+	// Output:
+	// changed: true count: 1
+	// changed: false count: 1
+	// liked: true
+	// counts: [1 0 0]
+}
+
+// startNode starts a likes node for the example and returns its client
+// address and a function that shuts it down and removes its data.
+func startNode() (addr string, stop func()) {
+	dir, err := os.MkdirTemp("", "likes-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := server.DefaultConfig()
+	cfg.DataDir, cfg.ListenAddr, cfg.AdminAddr = dir, "127.0.0.1:0", "off"
+	cfg.Shards, cfg.ElectionTimeout = 1, 50*time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := server.Start(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		log.Fatal(err)
+	}
+	return n.Addr(), func() {
+		n.Shutdown(context.Background())
+		os.RemoveAll(dir)
+	}
 }
