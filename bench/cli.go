@@ -53,6 +53,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	likesAddr := fs.String("likes-addr", "127.0.0.1:7070", "likes node address(es), comma-separated")
 	likesAdmin := fs.String("likes-admin", "", "likes admin HTTP address; if set, the node collects garbage before each memory reading")
 	redisAddr := fs.String("redis-addr", "127.0.0.1:6379", "Redis address")
+	likesPID := fs.Int("likes-pid", 0, "likesd's process id, if on this machine: report the cores it used")
+	redisPID := fs.Int("redis-pid", 0, "redis-server's process id, if on this machine: report the cores it used")
 	redisVariant := fs.String("redis-variant", "", `label of the Redis configuration in reports, e.g. "appendfsync always"`)
 	label := fs.String("label", "", "label of this run in reports, e.g. read-heavy")
 	out := fs.String("out", "", "directory for results.json, results.md and results.png")
@@ -139,6 +141,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, name := range targets {
 		var t Target
 		var addr string
+		pid := *likesPID
+		if name == "redis" {
+			pid = *redisPID
+		}
 		dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var err error
 		switch name {
@@ -158,7 +164,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := Run(ctx, o, t, logger, progress)
+		res, err := Run(ctx, o, t, Env{Logger: logger, Progress: progress, ServerPID: pid})
 		t.Close()
 		if err != nil {
 			return err

@@ -114,7 +114,7 @@ for round in $(seq "$ROUNDS"); do
 			# shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
 			if ! "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix" --redis-variant "appendfsync $fsync" \
 				--likes-addr "127.0.0.1:$LIKES_PORT" --likes-admin "127.0.0.1:$LIKES_ADMIN_PORT" \
-				--redis-addr "127.0.0.1:$REDIS_PORT" --duration "$DURATION" --warmup "$WARMUP" \
+				--likes-pid "$LIKES_PID" --redis-addr "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID" --duration "$DURATION" --warmup "$WARMUP" \
 				--preload "$PRELOAD" --concurrency "$CONCURRENCY" --depth "$DEPTH" --games "$GAMES" --seed "$SEED" \
 				--out "$OUT/$name" $BENCH_FLAGS >"$OUT/$name.md"; then
 				log "$name: FAILED (see $OUT/$name.md)"

@@ -46,6 +46,12 @@ type TargetResult struct {
 	PerOp           []OpStats    `json:"per_op"`
 	ErrorExamples   []string     `json:"error_examples,omitempty"`
 
+	// Cores used on average during the measured phase (CPU seconds per
+	// second) by the server process and by the load generator; -1 when
+	// unknown (no server PID given, or not Linux).
+	ServerCores float64 `json:"server_cores"`
+	BenchCores  float64 `json:"bench_cores"`
+
 	Check CheckResult `json:"check"`
 }
 
@@ -206,8 +212,8 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| target | likes held | bytes/like | Δ bytes/like | set bytes/like | preload likes/s | check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| target | likes held | bytes/like | Δ bytes/like | set bytes/like | preload likes/s | server cores | bench cores | ops/s per server core | check |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, t := range r.Targets {
 		m := t.Memory
 		set := "–"
@@ -218,7 +224,18 @@ func (r *Report) Markdown(w io.Writer) {
 		if !t.Check.OK {
 			chk = fmt.Sprintf("**FAILED**: %d mismatches", t.Check.Mismatches)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %s | %.0f | %s |\n", t.label(), m.Likes, m.BytesPerLike, m.DeltaBytesPerLike, set, t.Preload.OpsPerSec, chk)
+		cores := func(c float64) string {
+			if c < 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", c)
+		}
+		perCore := "–"
+		if t.ServerCores > 0 {
+			perCore = fmt.Sprintf("%.0f", t.OpsPerSec/t.ServerCores)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %s | %.0f | %s | %s | %s | %s |\n", t.label(), m.Likes, m.BytesPerLike, m.DeltaBytesPerLike, set,
+			t.Preload.OpsPerSec, cores(t.ServerCores), cores(t.BenchCores), perCore, chk)
 	}
 	if l, rd := r.pair(); l != nil && rd != nil {
 		fmt.Fprintf(w, "\nlikes / Redis: throughput ×%.2f, p99 ×%.2f (lower is better), bytes per like ×%.3f (lower is better).\n",

@@ -51,6 +51,9 @@ func assertRun(t *testing.T, res TargetResult, o Options) {
 	if res.Preload.Distinct == 0 || res.Preload.Distinct > uint64(o.Preload) {
 		t.Errorf("preload: %d distinct likes of %d sent", res.Preload.Distinct, o.Preload)
 	}
+	if res.ServerCores <= 0 || res.BenchCores <= 0 {
+		t.Errorf("CPU figures: server %v cores, bench %v cores", res.ServerCores, res.BenchCores)
+	}
 	if res.Memory.BytesPerLike <= 0 {
 		t.Errorf("no bytes per like: %+v", res.Memory)
 	}
@@ -70,7 +73,7 @@ func TestRunLikes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	res, ex, err := run(ctx, o, tg, quietLogger(), nil)
+	res, ex, err := run(ctx, o, tg, Env{Logger: quietLogger(), ServerPID: os.Getpid()}) // the node runs in this process
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func TestRunLikes(t *testing.T) {
 	}
 
 	// A second run against the same node must refuse: its games are not empty.
-	if _, err := Run(ctx, o, tg, quietLogger(), nil); err == nil || !strings.Contains(err.Error(), "already has") {
+	if _, err := Run(ctx, o, tg, Env{Logger: quietLogger()}); err == nil || !strings.Contains(err.Error(), "already has") {
 		t.Errorf("rerun on a non-empty node: got %v, want an 'already has' error", err)
 	}
 
@@ -123,7 +126,7 @@ func TestRunLikes(t *testing.T) {
 
 // startRedis starts a real redis-server on a free loopback port with its
 // files in a temporary directory, and stops it when the test ends.
-func startRedis(t *testing.T, extra ...string) string {
+func startRedis(t *testing.T, extra ...string) (addr string, pid int) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -149,12 +152,12 @@ func startRedis(t *testing.T, extra ...string) string {
 		cmd.Process.Kill()
 		<-done
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return addr
+			return addr, cmd.Process.Pid
 		}
 		select {
 		case <-done:
@@ -170,7 +173,7 @@ func startRedis(t *testing.T, extra ...string) string {
 }
 
 func TestRunRedis(t *testing.T) {
-	addr := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	addr, pid := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := shortOptions()
@@ -179,7 +182,7 @@ func TestRunRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	res, ex, err := run(ctx, o, tg, quietLogger(), nil)
+	res, ex, err := run(ctx, o, tg, Env{Logger: quietLogger(), ServerPID: pid})
 	if err != nil {
 		t.Fatal(err)
 	}

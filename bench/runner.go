@@ -60,17 +60,29 @@ func (r *recorder) record(kind OpKind, d time.Duration, err error) {
 // them with what it wrote. A failed check is reported in the result
 // (TargetResult.Check.OK), not as an error; the error is for runs that could
 // not be carried out. progress, if not nil, is told how the run advances.
-func Run(ctx context.Context, o Options, t Target, logger *slog.Logger, progress Progress) (TargetResult, error) {
-	res, _, err := run(ctx, o, t, logger, progress)
+func Run(ctx context.Context, o Options, t Target, env Env) (TargetResult, error) {
+	res, _, err := run(ctx, o, t, env)
 	return res, err
+}
+
+// Env is what a run needs besides the workload: where to log and report
+// progress, and the server's process id for CPU figures.
+type Env struct {
+	Logger   *slog.Logger // default slog.Default()
+	Progress Progress     // nil: none
+	// ServerPID, if not 0, is the target server's process on this machine:
+	// the result then says how many cores it used during the measured
+	// phase (from /proc; Linux only), beside the load generator's own.
+	ServerPID int
 }
 
 // run is Run, also returning the expectation the check used (tests plant
 // discrepancies and check again).
-func run(ctx context.Context, o Options, t Target, logger *slog.Logger, progress Progress) (TargetResult, *expectation, error) {
+func run(ctx context.Context, o Options, t Target, env Env) (TargetResult, *expectation, error) {
 	if err := o.Validate(); err != nil {
 		return TargetResult{}, nil, err
 	}
+	logger, progress := env.Logger, env.Progress
 	o = o.withDefaults()
 	if logger == nil {
 		logger = slog.Default()
@@ -103,8 +115,10 @@ func run(ctx context.Context, o Options, t Target, logger *slog.Logger, progress
 
 	logger.Info("bench: running", "target", t.Name(), "warmup", o.warmup(), "duration", o.Duration,
 		"concurrency", o.Concurrency, "depth", o.Depth, "conns", o.Conns, "pipelining", res.Pipelining)
-	recs, logs, elapsed := measure(ctx, o, t, w, ex, progress)
+	cpu := &cpuMeter{pid: env.ServerPID}
+	recs, logs, elapsed := measure(ctx, o, t, w, ex, progress, cpu)
 	res.summarize(recs, elapsed)
+	res.ServerCores, res.BenchCores = cpu.stop()
 	ex.addLanes(logs)
 
 	res.Check = check(ctx, o, t, w, ex)
@@ -212,13 +226,17 @@ func memoryResult(before, after Memory, distinct uint64) MemoryResult {
 }
 
 // measure runs the warm-up and the measured phase and returns the workers'
-// recorders, the lanes' write logs and the measured wall time. Requests are
+// recorders, the lanes' write logs and the measured wall time; cpu is
+// started when the measured phase begins. Requests are
 // recorded when they start after the warm-up; every request's writes are
 // logged for the check, warm-up included.
-func measure(ctx context.Context, o Options, t Target, w *Workload, ex *expectation, progress Progress) ([]*recorder, []*laneLog, time.Duration) {
+func measure(ctx context.Context, o Options, t Target, w *Workload, ex *expectation, progress Progress, cpu *cpuMeter) ([]*recorder, []*laneLog, time.Duration) {
 	start := time.Now()
 	measureFrom := start.Add(o.warmup())
 	end := measureFrom.Add(o.Duration)
+	cpuStarted := make(chan struct{})
+	time.AfterFunc(o.warmup(), func() { cpu.start(); close(cpuStarted) })
+	defer func() { <-cpuStarted }() // the caller's cpu.stop comes after cpu.start
 	// Requests still unanswered OpTimeout after the end fail.
 	runCtx, cancel := context.WithDeadline(ctx, end.Add(o.OpTimeout))
 	defer cancel()
