@@ -257,8 +257,8 @@ func TestMemoryBySize(t *testing.T) {
 			fmt.Fprintf(&report, "| %d | %s | %.2f | %.2f | %.2f | %s %.2f |\n", n, lay.name, small, chunked, roar, k, chosen)
 			if n <= smallMax {
 				// Up to smallMax ids a set is always one sorted []uint64.
-				if k != "small" || chosen > 8.5 {
-					t.Errorf("%s %d ids: chosen %s costs %.2f B/id, want small at 8", lay.name, n, k, chosen)
+				if k != "small" || chosen > small+0.5 || (!raceOn && small > 8.5) {
+					t.Errorf("%s %d ids: chosen %s costs %.2f B/id (small %.2f), want small at 8", lay.name, n, k, chosen, small)
 				}
 				continue
 			}
