@@ -26,7 +26,8 @@ crash:
 
 # Hot-path benchmarks, side by side in one run; compare runs with benchstat.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./proto ./raftfsm ./client ./server
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./proto ./raftfsm ./client ./storage
+	$(GO) test -run '^$$' -bench Node -benchtime 200000x -count 3 ./server
 
 # 50M likes over 1M Zipf-skewed games: heap bytes per like and restart time.
 mem50m:

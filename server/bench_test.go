@@ -66,8 +66,12 @@ func benchNode(b *testing.B) (*client.Client, []uint64) {
 // runCallers runs op b.N times over benchCallers goroutines and reports
 // throughput and latency percentiles.
 func runCallers(b *testing.B, op func(r *rand.Rand) error) {
+	runCallersN(b, benchCallers, op)
+}
+
+func runCallersN(b *testing.B, callers int, op func(r *rand.Rand) error) {
 	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((benchCallers + procs - 1) / procs)
+	b.SetParallelism((callers + procs - 1) / procs)
 	var mu sync.Mutex
 	var lat []time.Duration
 	var seed atomic.Uint64
@@ -136,6 +140,17 @@ func BenchmarkNodeLike(b *testing.B) {
 	c, games := benchNode(b)
 	ctx := context.Background()
 	runCallers(b, func(r *rand.Rand) error {
+		_, err := c.Like(ctx, games[r.IntN(benchGames)], r.Uint64())
+		return err
+	})
+}
+
+// BenchmarkNodeLikeDeep: durable writes with 512 callers (the client's
+// whole write window), the load under which group commit fills entries.
+func BenchmarkNodeLikeDeep(b *testing.B) {
+	c, games := benchNode(b)
+	ctx := context.Background()
+	runCallersN(b, client.DefaultWriteWindow, func(r *rand.Rand) error {
 		_, err := c.Like(ctx, games[r.IntN(benchGames)], r.Uint64())
 		return err
 	})
