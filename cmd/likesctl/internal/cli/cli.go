@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -63,10 +64,28 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return &UsageError{err.Error()}
 	}
-	if fs.NArg() == 0 {
+	// Flags may also follow the command and its arguments ("likesctl ping
+	// --json"): parse again after every positional argument.
+	var pos []string
+	for rest := fs.Args(); len(rest) > 0; rest = fs.Args() {
+		// "-5" is a bad id (reported as such below), not a flag.
+		for len(rest) > 0 && (isNumber(rest[0]) || !strings.HasPrefix(rest[0], "-") || rest[0] == "-") {
+			pos, rest = append(pos, rest[0]), rest[1:]
+		}
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ErrHelp
+			}
+			return &UsageError{err.Error()}
+		}
+	}
+	if len(pos) == 0 {
 		return usagef("no command given")
 	}
-	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if *timeout <= 0 {
+		return usagef("--timeout %v: want a positive duration", *timeout)
+	}
+	cmd, rest := pos[0], pos[1:]
 	run, ok := commands[cmd]
 	if !ok {
 		return usagef("unknown command %q", cmd)
@@ -78,7 +97,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c, err := client.Dial(ctx, strings.Split(*addrs, ",")...)
+	opts := client.DefaultOptions()
+	opts.Conns = 1
+	// Connection events are for long-lived app servers; a one-shot command
+	// reports its failure as its error and exit status.
+	opts.Logger = slog.New(slog.DiscardHandler)
+	c, err := client.DialOptions(ctx, opts, strings.Split(*addrs, ",")...)
 	if err != nil {
 		return fmt.Errorf("cannot reach likes node at %s: %w", *addrs, err)
 	}
@@ -199,6 +223,20 @@ func atLeastOne(cmd, name string) func([]string) ([]uint64, error) {
 		}
 		return parseIDs(names, args)
 	}
+}
+
+// isNumber reports whether a looks like a (possibly negative) integer.
+func isNumber(a string) bool {
+	a = strings.TrimPrefix(a, "-")
+	if a == "" {
+		return false
+	}
+	for _, r := range a {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseIDs(names, args []string) ([]uint64, error) {
