@@ -8,8 +8,9 @@
 //	count GAME...       like counts of one or more games
 //	stats               node statistics
 //	ping                round-trip time to the node
+//	bench [FLAGS]       load test likes and/or Redis side by side (see bench --help)
 //
-// Output is for people by default and JSON with --json. It exits 0 on
+// Flags may come before or after the command. Output is for people by default and JSON with --json. It exits 0 on
 // success, 1 when the node is unreachable or answers with an error, and 2 on
 // bad usage.
 package main
