@@ -169,7 +169,12 @@ func check(ctx context.Context, o Options, t Target, w *Workload, ex *expectatio
 	var cr CheckResult
 	cr.Games = len(ex.games)
 	cr.SkippedCounts = len(unknownCount)
+	queued := map[pair]bool{}
 	addPair := func(p pair) {
+		if queued[p] {
+			return // each pair is read once
+		}
+		queued[p] = true
 		if unknownPair[p] {
 			cr.SkippedPairs++
 			return

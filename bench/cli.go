@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -34,7 +35,8 @@ request failed. The targets must not hold likes for the games used (start
 them empty, or pass --game-offset).
 
 --summarize prints one table comparing likes with Redis over earlier
-results.json files, with the ratios likes/Redis.
+results.json files: the median of the runs with the same label and Redis
+variant, and the ratios likes/Redis of those medians; then every run.
 
 Flags:
 `
@@ -61,6 +63,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	noProgress := fs.Bool("no-progress", false, "no progress bar (it is off anyway when stderr is not a terminal)")
 	summarize := fs.Bool("summarize", false, "print one comparison table from the results.json files given as arguments")
 	verbose := fs.Bool("v", false, "log progress (slog, to stderr)")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (to see what the bench costs)")
 	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike) or write-only (60 like, 40 unlike); the percent flags override it")
 
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "workload seed (same seed, same requests)")
@@ -126,6 +129,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -196,6 +210,6 @@ func summarizeFiles(w io.Writer, paths []string) error {
 		}
 		reps = append(reps, r)
 	}
-	Summarize(w, reps)
+	Summarize(w, reps, true)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -273,28 +274,118 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// Summarize writes one table comparing likes with Redis across reports
-// (one row per report that holds both), with the ratios likes/Redis.
-func Summarize(w io.Writer, reports []*Report) {
-	fmt.Fprintln(w, "| run | likes ops/s | Redis ops/s | ops/s likes/Redis | likes p50 | Redis p50 | likes p99 | Redis p99 | p99 likes/Redis | likes B/like | Redis B/like | B/like likes/Redis | check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-	for _, r := range reports {
-		l, rd := r.pair()
-		if l == nil || rd == nil {
-			continue
+// summaryRow is one comparison of likes with Redis.
+type summaryRow struct {
+	name                   string
+	n                      int // runs behind the figures (medians when > 1)
+	lOps, rOps             float64
+	lP50, rP50, lP99, rP99 float64
+	lBPL, rBPL             float64
+	lCores, rCores         float64 // server cores, -1 unknown
+	failed                 int
+}
+
+func rowOf(r *Report) (summaryRow, bool) {
+	l, rd := r.pair()
+	if l == nil || rd == nil {
+		return summaryRow{}, false
+	}
+	name := r.Label
+	if rd.Variant != "" {
+		name += " vs Redis " + rd.Variant
+	}
+	row := summaryRow{name: name, n: 1, lOps: l.OpsPerSec, rOps: rd.OpsPerSec,
+		lP50: float64(l.Latency.P50Micros), rP50: float64(rd.Latency.P50Micros),
+		lP99: float64(l.Latency.P99Micros), rP99: float64(rd.Latency.P99Micros),
+		lBPL: l.Memory.BytesPerLike, rBPL: rd.Memory.BytesPerLike, lCores: l.ServerCores, rCores: rd.ServerCores}
+	if r.Failed() != nil {
+		row.failed = 1
+	}
+	return row, true
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// medianRows groups rows by name (in order of first appearance) and takes
+// the median of every figure. Ratios are then taken of the medians.
+func medianRows(rows []summaryRow) []summaryRow {
+	var names []string
+	groups := map[string][]summaryRow{}
+	for _, r := range rows {
+		if _, ok := groups[r.name]; !ok {
+			names = append(names, r.name)
 		}
-		name := r.Label
-		if rd.Variant != "" {
-			name += " vs Redis " + rd.Variant
+		groups[r.name] = append(groups[r.name], r)
+	}
+	var out []summaryRow
+	for _, name := range names {
+		g := groups[name]
+		pick := func(f func(summaryRow) float64) float64 {
+			v := make([]float64, len(g))
+			for i, r := range g {
+				v[i] = f(r)
+			}
+			return median(v)
 		}
+		m := summaryRow{name: name, n: len(g)}
+		m.lOps, m.rOps = pick(func(r summaryRow) float64 { return r.lOps }), pick(func(r summaryRow) float64 { return r.rOps })
+		m.lP50, m.rP50 = pick(func(r summaryRow) float64 { return r.lP50 }), pick(func(r summaryRow) float64 { return r.rP50 })
+		m.lP99, m.rP99 = pick(func(r summaryRow) float64 { return r.lP99 }), pick(func(r summaryRow) float64 { return r.rP99 })
+		m.lBPL, m.rBPL = pick(func(r summaryRow) float64 { return r.lBPL }), pick(func(r summaryRow) float64 { return r.rBPL })
+		m.lCores, m.rCores = pick(func(r summaryRow) float64 { return r.lCores }), pick(func(r summaryRow) float64 { return r.rCores })
+		for _, r := range g {
+			m.failed += r.failed
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func writeRows(w io.Writer, rows []summaryRow) {
+	fmt.Fprintln(w, "| run | runs | likes ops/s | Redis ops/s | ops/s likes/Redis | likes p50 | Redis p50 | likes p99 | Redis p99 | p99 likes/Redis | likes B/like | Redis B/like | B/like likes/Redis | server cores likes / Redis | check |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	cores := func(c float64) string {
+		if c < 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", c)
+	}
+	for _, r := range rows {
 		chk := "ok"
-		if err := r.Failed(); err != nil {
-			chk = "FAILED"
+		if r.failed > 0 {
+			chk = fmt.Sprintf("FAILED (%d of %d)", r.failed, r.n)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %.2f | %.1f | %.1f | %.3f | %s |\n", name,
-			l.OpsPerSec, rd.OpsPerSec, ratio(l.OpsPerSec, rd.OpsPerSec),
-			us(l.Latency.P50Micros), us(rd.Latency.P50Micros),
-			us(l.Latency.P99Micros), us(rd.Latency.P99Micros), ratio(float64(l.Latency.P99Micros), float64(rd.Latency.P99Micros)),
-			l.Memory.BytesPerLike, rd.Memory.BytesPerLike, ratio(l.Memory.BytesPerLike, rd.Memory.BytesPerLike), chk)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %.2f | %.1f | %.1f | %.3f | %s / %s | %s |\n", r.name, r.n,
+			r.lOps, r.rOps, ratio(r.lOps, r.rOps),
+			us(int64(r.lP50)), us(int64(r.rP50)), us(int64(r.lP99)), us(int64(r.rP99)), ratio(r.lP99, r.rP99),
+			r.lBPL, r.rBPL, ratio(r.lBPL, r.rBPL), cores(r.lCores), cores(r.rCores), chk)
+	}
+}
+
+// Summarize writes one table comparing likes with Redis across reports
+// that hold both: one row per label and Redis variant, each figure the
+// median over the reports with that label (the machines are noisy), and
+// the ratios likes/Redis of those medians. With perRun it then lists
+// every report's own row too.
+func Summarize(w io.Writer, reports []*Report, perRun bool) {
+	var rows []summaryRow
+	for _, r := range reports {
+		if row, ok := rowOf(r); ok {
+			rows = append(rows, row)
+		}
+	}
+	writeRows(w, medianRows(rows))
+	if perRun && len(rows) > len(medianRows(rows)) {
+		fmt.Fprintln(w, "\nEvery run:")
+		fmt.Fprintln(w)
+		writeRows(w, rows)
 	}
 }

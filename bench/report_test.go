@@ -46,9 +46,18 @@ func TestReportFilesAndSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sum bytes.Buffer
-	Summarize(&sum, []*Report{back})
-	if !strings.Contains(sum.String(), "| read-heavy vs Redis appendfsync always | 300000 | 100000 | 3.00 |") || !strings.Contains(sum.String(), "| 0.200 | ok |") {
+	Summarize(&sum, []*Report{back}, true)
+	if !strings.Contains(sum.String(), "| read-heavy vs Redis appendfsync always | 1 | 300000 | 100000 | 3.00 |") || !strings.Contains(sum.String(), "| 0.200 | 0.00 / 0.00 | ok |") {
 		t.Errorf("summary:\n%s", sum.String())
+	}
+	// Three runs: the medians, not the means, and the ratio of the medians.
+	slow, fast := sampleReport(), sampleReport()
+	slow.Targets[0].OpsPerSec, fast.Targets[0].OpsPerSec = 10, 900000
+	slow.Targets[1].Variant, fast.Targets[1].Variant = "appendfsync always", "appendfsync always"
+	sum.Reset()
+	Summarize(&sum, []*Report{back, slow, fast}, true)
+	if !strings.Contains(sum.String(), "| read-heavy vs Redis appendfsync always | 3 | 300000 | 100000 | 3.00 |") || !strings.Contains(sum.String(), "Every run:") {
+		t.Errorf("median summary:\n%s", sum.String())
 	}
 	if err := back.Failed(); err != nil {
 		t.Errorf("a passing report failed: %v", err)
