@@ -64,7 +64,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	summarize := fs.Bool("summarize", false, "print one comparison table from the results.json files given as arguments")
 	verbose := fs.Bool("v", false, "log progress (slog, to stderr)")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (to see what the bench costs)")
-	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike) or write-only (60 like, 40 unlike); the percent flags override it")
+	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike), read-heavy-many (the same with has_many for has) or write-only (60 like, 40 unlike); the percent flags override it")
 
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "workload seed (same seed, same requests)")
 	fs.IntVar(&o.Games, "games", d.Games, "distinct games")
@@ -103,10 +103,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch *mix {
 	case "read-heavy":
 		o.Mix = ReadHeavyMix
+	case "read-heavy-many":
+		o.Mix = ReadHeavyManyMix
 	case "write-only":
 		o.Mix = WriteOnlyMix
 	default:
-		return &UsageError{fmt.Sprintf("--mix %q: want read-heavy or write-only", *mix)}
+		return &UsageError{fmt.Sprintf("--mix %q: want read-heavy, read-heavy-many or write-only", *mix)}
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {

@@ -2,6 +2,7 @@
 # compare.sh: likes against Redis on this machine, same workload, one table.
 #
 # For each round, each mix (read-heavy: 90% HAS, 5% COUNT, 5% LIKE/UNLIKE;
+# read-heavy-many: the same with HAS_MANY of --batch games instead of HAS;
 # write-only: 60% LIKE, 40% UNLIKE) and each Redis durability setting
 # (appendfsync everysec, then always: likes acknowledges only after fsync),
 # it starts a fresh likesd and a fresh redis-server on loopback ports with
@@ -11,10 +12,12 @@
 #
 # Everything listens on 127.0.0.1 only. Only the processes this script
 # started are stopped (by their saved PIDs, on exit). Run time is bounded:
-# about ROUNDS × 4 × (2 × (WARMUP + DURATION) + preload time).
+# about ROUNDS × 2 × (number of MIXES) × (2 × (WARMUP + DURATION) + preload
+# time): some 20 minutes for ROUNDS=3 on 2 cores.
 #
 # Environment (defaults in brackets):
 #   DURATION [10s]  WARMUP [2s]  PRELOAD [1000000]  ROUNDS [1]
+#   MIXES [read-heavy read-heavy-many write-only]
 #   CONCURRENCY [16]  DEPTH [8]  GAMES [100000]  SEED [1]
 #   OUT [bench-results/<UTC time>]  BENCH_FLAGS (more likesctl bench flags)
 #   REDIS_PORT [26379]  LIKES_PORT [27070]  LIKES_ADMIN_PORT [27071]
@@ -25,6 +28,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 PRELOAD=${PRELOAD:-1000000}
 ROUNDS=${ROUNDS:-1}
+MIXES=${MIXES:-read-heavy read-heavy-many write-only}
 CONCURRENCY=${CONCURRENCY:-16}
 DEPTH=${DEPTH:-8}
 GAMES=${GAMES:-100000}
@@ -105,7 +109,7 @@ start_likesd() { # start_likesd DIR -> LIKES_PID
 failed=0
 runs=()
 for round in $(seq "$ROUNDS"); do
-	for mix in read-heavy write-only; do
+	for mix in $MIXES; do
 		for fsync in everysec always; do
 			name="$mix-$fsync-r$round"
 			log "round $round: $mix, Redis appendfsync $fsync"

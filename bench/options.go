@@ -19,6 +19,10 @@ type Mix struct {
 // ReadHeavyMix is the seed's mix: 90% has-liked, 5% count, 5% writes.
 var ReadHeavyMix = Mix{Has: 90, Count: 5, Like: 2.5, Unlike: 2.5}
 
+// ReadHeavyManyMix is ReadHeavyMix with the has-liked checks as HAS_MANY
+// (a page of games for one user, as a game list shows).
+var ReadHeavyManyMix = Mix{HasMany: 90, Count: 5, Like: 2.5, Unlike: 2.5}
+
 // WriteOnlyMix is likes and unlikes only; unlikes remove earlier likes.
 var WriteOnlyMix = Mix{Like: 60, Unlike: 40}
 
