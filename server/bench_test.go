@@ -92,7 +92,11 @@ func runCallersN(b *testing.B, callers int, op func(r *rand.Rand) error) {
 		lat = append(lat, local...)
 		mu.Unlock()
 	})
-	elapsed := time.Since(start)
+	reportLatencies(b, lat, time.Since(start))
+}
+
+// reportLatencies reports throughput and latency percentiles of one run.
+func reportLatencies(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	b.StopTimer()
 	if len(lat) == 0 {
 		return
@@ -154,4 +158,51 @@ func BenchmarkNodeLikeDeep(b *testing.B) {
 		_, err := c.Like(ctx, games[r.IntN(benchGames)], r.Uint64())
 		return err
 	})
+}
+
+// BenchmarkNodeHasBatch16: the same 64 requests in flight as
+// BenchmarkNodeHas, from 4 goroutines sending client.Batch of 16 each
+// instead of 64 goroutines with one call each. One op is one HAS.
+func BenchmarkNodeHasBatch16(b *testing.B) {
+	c, games := benchNode(b)
+	ctx := context.Background()
+	const depth = 16
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism(max(1, benchCallers/depth/procs))
+	var seed atomic.Uint64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 3))
+		bt := c.NewBatch()
+		local := make([]time.Duration, 0, 1024)
+		more := true
+		for more {
+			bt.Reset()
+			for bt.Len() < depth {
+				if more = pb.Next(); !more {
+					break
+				}
+				bt.HasLiked(games[r.IntN(benchGames)], r.Uint64N(benchPreload)*7919)
+			}
+			if bt.Len() == 0 {
+				break
+			}
+			t0 := time.Now()
+			if err := bt.Exec(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+			d := time.Since(t0)
+			for range bt.Len() {
+				local = append(local, d)
+			}
+		}
+		mu.Lock()
+		lat = append(lat, local...)
+		mu.Unlock()
+	})
+	reportLatencies(b, lat, time.Since(start))
 }
