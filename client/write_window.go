@@ -33,44 +33,64 @@ const MaxWriteWindow = 1 << 16
 // safe (it is not applied).
 //
 // Concurrency: acquire and release may be called from any goroutine; mu
-// guards everything. moved is closed (and replaced) whenever low advances,
-// waking the acquirers waiting for room.
+// guards everything. Waiters queue in order; release hands the seqs that
+// became available to the first waiters directly, so a release wakes only
+// the goroutines it serves (no thundering herd at the limit).
 type writeWindow struct {
-	mu    sync.Mutex
-	size  uint64
-	next  uint64 // next seq to hand out (seqs start at 1)
-	low   uint64 // lowest unfinished seq; == next when none is unfinished
-	busy  []bool // busy[s%size]: seq s in [low, next) is unfinished
-	moved chan struct{}
+	mu      sync.Mutex
+	size    uint64
+	next    uint64 // next seq to hand out (seqs start at 1)
+	low     uint64 // lowest unfinished seq; == next when none is unfinished
+	busy    []bool // busy[s%size]: seq s in [low, next) is unfinished
+	waiters []chan uint64
 }
 
 func newWriteWindow(size int) *writeWindow {
-	return &writeWindow{size: uint64(size), next: 1, low: 1, busy: make([]bool, size), moved: make(chan struct{})}
+	return &writeWindow{size: uint64(size), next: 1, low: 1, busy: make([]bool, size)}
+}
+
+// take hands out the next seq; mu must be held and there must be room.
+func (w *writeWindow) take() uint64 {
+	s := w.next
+	w.next++
+	w.busy[s%w.size] = true
+	return s
 }
 
 // acquire returns the next sequence number, waiting while size writes
 // starting at the lowest unfinished one are outstanding. It fails with
 // ctx.Err() or ErrClosed (when closed is closed) while waiting.
 func (w *writeWindow) acquire(ctx context.Context, closed <-chan struct{}) (uint64, error) {
-	for {
-		w.mu.Lock()
-		if w.next-w.low < w.size {
-			s := w.next
-			w.next++
-			w.busy[s%w.size] = true
-			w.mu.Unlock()
-			return s, nil
-		}
-		moved := w.moved
+	w.mu.Lock()
+	if len(w.waiters) == 0 && w.next-w.low < w.size {
+		s := w.take()
 		w.mu.Unlock()
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-closed:
-			return 0, ErrClosed
+		return s, nil
+	}
+	ch := make(chan uint64, 1)
+	w.waiters = append(w.waiters, ch)
+	w.mu.Unlock()
+	var err error
+	select {
+	case s := <-ch:
+		return s, nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-closed:
+		err = ErrClosed
+	}
+	w.mu.Lock()
+	for i, c := range w.waiters {
+		if c == ch {
+			w.waiters = append(w.waiters[:i], w.waiters[i+1:]...)
+			w.mu.Unlock()
+			return 0, err
 		}
 	}
+	w.mu.Unlock()
+	// A release handed us a seq as we gave up: give it back.
+	w.release(<-ch)
+	return 0, err
 }
 
 // release marks seq finished; it is never retried again.
@@ -78,13 +98,11 @@ func (w *writeWindow) release(seq uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.busy[seq%w.size] = false
-	moved := false
 	for w.low < w.next && !w.busy[w.low%w.size] {
 		w.low++
-		moved = true
 	}
-	if moved {
-		close(w.moved)
-		w.moved = make(chan struct{})
+	for len(w.waiters) > 0 && w.next-w.low < w.size {
+		w.waiters[0] <- w.take()
+		w.waiters = w.waiters[1:]
 	}
 }

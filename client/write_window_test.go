@@ -77,3 +77,60 @@ func TestWriteWindow(t *testing.T) {
 		t.Fatalf("acquire on closed client: %v", err)
 	}
 }
+
+// TestWriteWindowWaitersInOrder: waiters are served in arrival order, one
+// release serves exactly the waiters it made room for, and a waiter that
+// gave up is skipped without losing a seq.
+func TestWriteWindowWaitersInOrder(t *testing.T) {
+	w := newWriteWindow(2)
+	a, _ := acquireNow(w)
+	b, _ := acquireNow(w)
+	type got struct {
+		who string
+		seq uint64
+		err error
+	}
+	out := make(chan got, 3)
+	wait := func(ctx context.Context, who string) {
+		s, err := w.acquire(ctx, nil)
+		out <- got{who, s, err}
+	}
+	waitQueued := func(n int) {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			w.mu.Lock()
+			q := len(w.waiters)
+			w.mu.Unlock()
+			if q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d waiters queued, want %d", q, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	gaveUp, cancel := context.WithCancel(context.Background())
+	go wait(gaveUp, "first")
+	waitQueued(1)
+	go wait(context.Background(), "second")
+	waitQueued(2)
+	go wait(context.Background(), "third")
+	waitQueued(3)
+	cancel()
+	if g := <-out; g.who != "first" || !errors.Is(g.err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %+v", g)
+	}
+	w.release(a) // room for one: the second waiter, seq 3
+	if g := <-out; g.who != "second" || g.seq != 3 || g.err != nil {
+		t.Fatalf("after one release: %+v, want second with seq 3", g)
+	}
+	select {
+	case g := <-out:
+		t.Fatalf("%+v served without room", g)
+	case <-time.After(20 * time.Millisecond):
+	}
+	w.release(b)
+	if g := <-out; g.who != "third" || g.seq != 4 {
+		t.Fatalf("after the second release: %+v, want third with seq 4", g)
+	}
+}
