@@ -18,9 +18,9 @@ type snapshotSink struct {
 	meta   snapshotMeta // size, chunks and dataCRC grow as data is written
 	buf    []byte       // data of the current chunk; capacity ChunkSize+crcLen
 	key    []byte       // scratch for chunk keys
-	closed bool  // by Close or Cancel
-	done   bool  // Close succeeded
-	err    error // first write error; the sink is unusable after it
+	closed bool         // by Close or Cancel
+	done   bool         // Close succeeded
+	err    error        // first write error; the sink is unusable after it
 }
 
 // ID returns the snapshot id, "%016x-%016x-%016x" of term, index and
