@@ -155,7 +155,7 @@ func (ex *expectation) expected() (sets map[uint64]map[uint64]bool, unknownCount
 
 // check reads back the sampled games from t and compares them with the
 // expected state.
-func check(ctx context.Context, o Options, t Target, w *Workload, ex *expectation) CheckResult {
+func check(ctx context.Context, o Options, t Target, ex *expectation) CheckResult {
 	sets, unknownCount, unknownPair := ex.expected()
 	var ops []Op
 	var want []OpResult
@@ -217,10 +217,12 @@ func check(ctx context.Context, o Options, t Target, w *Workload, ex *expectatio
 	got := make([]OpResult, len(ops))
 	for lo := 0; lo < len(ops); lo += checkChunk {
 		hi := min(lo+checkChunk, len(ops))
-		t.Exec(ctx, ops[lo:hi], got[lo:hi])
+		chunkCtx, cancel := context.WithTimeout(ctx, o.OpTimeout)
+		t.Exec(chunkCtx, ops[lo:hi], got[lo:hi])
+		cancel()
 	}
 	for i, op := range ops {
-		g, w := got[i], want[i]
+		g, w := got[i], want[i] // got, want
 		var msg string
 		switch {
 		case g.Err != nil:

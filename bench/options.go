@@ -114,8 +114,11 @@ type Options struct {
 	// needs games that start empty). Default 0.
 	GameOffset uint64 `json:"game_offset"`
 
-	// OpTimeout bounds one request, retries included. A request past it
-	// counts as an error. Default 10s.
+	// OpTimeout bounds the requests of the preload and the check (each
+	// round of them, retries included), and how long a request of the run
+	// may still take after the measured phase ends. A request past it
+	// counts as an error. Short values fail fast against a stuck target;
+	// too short a value turns a slow fsync into errors. Default 10s.
 	OpTimeout time.Duration `json:"op_timeout_ns"`
 
 	// Progress shows a progress bar on stderr while the run lasts. The CLI

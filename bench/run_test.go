@@ -97,8 +97,7 @@ func TestRunLikes(t *testing.T) {
 	if _, err := c.Like(ctx, game, 1<<40+12345); err != nil {
 		t.Fatal(err)
 	}
-	w := NewWorkload(o, o.Concurrency*o.Depth)
-	cr := check(ctx, o.withDefaults(), tg, w, ex)
+	cr := check(ctx, o.withDefaults(), tg, ex)
 	if cr.OK || cr.Mismatches != 1 || len(cr.Examples) != 1 || !strings.Contains(cr.Examples[0], "COUNT game "+strconv.FormatUint(game, 10)) {
 		t.Errorf("planted extra like in game %d: check said %+v", game, cr)
 	}
@@ -121,7 +120,7 @@ func TestRunLikes(t *testing.T) {
 	if _, err := c.Unlike(ctx, game, 1<<40+12345); err != nil {
 		t.Fatal(err)
 	}
-	cr = check(ctx, o.withDefaults(), tg, w, ex)
+	cr = check(ctx, o.withDefaults(), tg, ex)
 	if cr.OK || cr.Mismatches != 2 {
 		t.Errorf("planted missing like %v: check said %+v", victim, cr)
 	}
@@ -213,7 +212,7 @@ func TestRunRedis(t *testing.T) {
 	if err := tg.rdb.Incr(ctx, counterKey(g)).Err(); err != nil {
 		t.Fatal(err)
 	}
-	cr := check(ctx, o.withDefaults(), tg, NewWorkload(o, o.Concurrency*o.Depth), ex)
+	cr := check(ctx, o.withDefaults(), tg, ex)
 	if cr.OK || cr.Mismatches != 1 {
 		t.Errorf("planted counter drift: check said %+v", cr)
 	}

@@ -121,7 +121,7 @@ func run(ctx context.Context, o Options, t Target, env Env) (TargetResult, *expe
 	res.ServerCores, res.BenchCores = cpu.stop()
 	ex.addLanes(logs)
 
-	res.Check = check(ctx, o, t, w, ex)
+	res.Check = check(ctx, o, t, ex)
 	return res, ex, nil
 }
 
@@ -133,6 +133,8 @@ func checkEmpty(ctx context.Context, o Options, t Target, ex *expectation) error
 		ops = append(ops, Op{Kind: OpCount, Game: g})
 	}
 	res := make([]OpResult, len(ops))
+	ctx, cancel := context.WithTimeout(ctx, o.OpTimeout)
+	defer cancel()
 	t.Exec(ctx, ops, res)
 	for i, r := range res {
 		if r.Err != nil {
