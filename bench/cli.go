@@ -55,6 +55,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	likesAddr := fs.String("likes-addr", "127.0.0.1:7070", "likes node address(es), comma-separated")
 	likesAdmin := fs.String("likes-admin", "", "likes admin HTTP address; if set, the node collects garbage before each memory reading")
 	redisAddr := fs.String("redis-addr", "127.0.0.1:6379", "Redis address")
+	likesStyle := fs.String("likes-pipelining", "goroutines", "how likes keeps --depth requests outstanding per worker: goroutines (depth goroutines, one call each) or batches (one client.Batch of depth requests, as Redis's pipeline)")
 	likesPID := fs.Int("likes-pid", 0, "likesd's process id, if on this machine: report the cores it used")
 	redisPID := fs.Int("redis-pid", 0, "redis-server's process id, if on this machine: report the cores it used")
 	redisVariant := fs.String("redis-variant", "", `label of the Redis configuration in reports, e.g. "appendfsync always"`)
@@ -119,6 +120,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return &UsageError{err.Error()}
 	}
+	var style Pipelining
+	switch *likesStyle {
+	case "goroutines":
+		style = Goroutines
+	case "batches":
+		style = Batches
+	default:
+		return &UsageError{fmt.Sprintf("--likes-pipelining %q: want goroutines or batches", *likesStyle)}
+	}
 	var targets []string
 	switch *target {
 	case "likes", "redis":
@@ -170,6 +180,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			lt, err = DialLikes(dialCtx, rep.Options.Conns, logger, strings.Split(addr, ",")...)
 			if err == nil {
 				lt.AdminAddr = *likesAdmin
+				lt.Style = style
 				t = lt
 			}
 		case "redis":
@@ -186,8 +197,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		res.Addr = addr
-		if name == "redis" {
+		switch {
+		case name == "redis":
 			res.Variant = *redisVariant
+		case style == Batches:
+			res.Variant = "client.Batch"
 		}
 		rep.Targets = append(rep.Targets, res)
 	}

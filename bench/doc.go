@@ -27,7 +27,9 @@
 // to its last answer. Goroutines keeps Depth in flight per worker all the
 // time; Batches has Depth in flight at the start of a round and fewer as
 // answers arrive, but pays one write and one read syscall per round, which
-// favours Redis in syscalls per request. A HAS_MANY of BatchSize games is
+// favours Redis in syscalls per request. likes can run the Batches way too
+// (LikesTarget.Style, --likes-pipelining batches: one client.Batch per
+// round), for the same shape on both sides. A HAS_MANY of BatchSize games is
 // one likes request and BatchSize pipelined SISMEMBERs on Redis; either way
 // it counts as one op.
 //

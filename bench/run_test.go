@@ -64,6 +64,11 @@ func assertRun(t *testing.T, res TargetResult, o Options) {
 }
 
 func TestRunLikes(t *testing.T) {
+	t.Run("goroutines", func(t *testing.T) { testRunLikes(t, Goroutines) })
+	t.Run("batches", func(t *testing.T) { testRunLikes(t, Batches) })
+}
+
+func testRunLikes(t *testing.T, style Pipelining) {
 	n := testnode.Start(t, testnode.Config(t, t.TempDir()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -73,11 +78,15 @@ func TestRunLikes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
+	tg.Style = style
 	res, ex, err := run(ctx, o, tg, Env{Logger: quietLogger(), ServerPID: os.Getpid()}) // the node runs in this process
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertRun(t, res, o)
+	if res.Pipelining != style.String() {
+		t.Errorf("ran with %s pipelining, want %s", res.Pipelining, style)
+	}
 	if res.Memory.SetBytesPerLike <= 0 || res.Memory.Likes != res.Preload.Distinct {
 		t.Errorf("likes memory figures: %+v, preload %+v", res.Memory, res.Preload)
 	}
