@@ -218,7 +218,7 @@ func check(ctx context.Context, o Options, t Target, ex *expectation) CheckResul
 	for lo := 0; lo < len(ops); lo += checkChunk {
 		hi := min(lo+checkChunk, len(ops))
 		chunkCtx, cancel := context.WithTimeout(ctx, o.OpTimeout)
-		t.Exec(chunkCtx, ops[lo:hi], got[lo:hi])
+		bulk(t)(chunkCtx, ops[lo:hi], got[lo:hi])
 		cancel()
 	}
 	for i, op := range ops {

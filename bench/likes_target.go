@@ -27,7 +27,11 @@ type LikesTarget struct {
 	// one call at a time) or Batches (one goroutine per worker sending its
 	// Depth requests as one client.Batch, as go-redis pipelines do: the same
 	// shape as the Redis side, and fewer wake-ups in the load generator).
-	// Set it before the run.
+	// Set it before the run. With Batches, Concurrency × Depth must stay
+	// within the client's write window (client.DefaultWriteWindow): the
+	// client releases a batch's sequence numbers only when the whole batch
+	// returns, so concurrent batches that together want more than the
+	// window each hold part of it and wait for the rest forever.
 	Style Pipelining
 }
 
@@ -48,15 +52,33 @@ func (t *LikesTarget) Name() string { return "likes" }
 // Pipelining implements Target: Style.
 func (t *LikesTarget) Pipelining() Pipelining { return t.Style }
 
-// Exec implements Target. One op runs on the calling goroutine. Several
-// go out as one client.Batch (HAS, COUNT, LIKE, UNLIKE; at most the
-// client's write window of writes per batch), with each HAS_MANY on a
-// goroutine of its own beside it (a Batch holds single-game requests only).
+// Exec implements Target. One op runs on the calling goroutine. With
+// Style Batches several go out as one client.Batch (HAS, COUNT, LIKE,
+// UNLIKE), each HAS_MANY on a goroutine of its own beside it (a Batch holds
+// single-game requests only); otherwise as ExecBulk.
 func (t *LikesTarget) Exec(ctx context.Context, ops []Op, res []OpResult) {
-	if len(ops) == 1 {
+	switch {
+	case len(ops) == 1:
 		t.do(ctx, &ops[0], &res[0])
-		return
+	case t.Style == Batches:
+		t.execBatch(ctx, ops, res)
+	default:
+		t.ExecBulk(ctx, ops, res)
 	}
+}
+
+// ExecBulk implements BulkExecer, for the preload and the check: one
+// goroutine per op, so that any number of concurrent bulk calls stays
+// clear of the client's write window (see Style).
+func (t *LikesTarget) ExecBulk(ctx context.Context, ops []Op, res []OpResult) {
+	var wg sync.WaitGroup
+	for i := range ops {
+		wg.Go(func() { t.do(ctx, &ops[i], &res[i]) })
+	}
+	wg.Wait()
+}
+
+func (t *LikesTarget) execBatch(ctx context.Context, ops []Op, res []OpResult) {
 	var wg sync.WaitGroup
 	b := t.c.NewBatch()
 	idx := make([]int, 0, len(ops)) // ops[idx[j]] is the batch's j-th request

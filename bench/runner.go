@@ -135,7 +135,7 @@ func checkEmpty(ctx context.Context, o Options, t Target, ex *expectation) error
 	res := make([]OpResult, len(ops))
 	ctx, cancel := context.WithTimeout(ctx, o.OpTimeout)
 	defer cancel()
-	t.Exec(ctx, ops, res)
+	bulk(t)(ctx, ops, res)
 	for i, r := range res {
 		if r.Err != nil {
 			return fmt.Errorf("bench: %s: reading game %d before the run: %w", t.Name(), ops[i].Game, r.Err)
@@ -175,7 +175,7 @@ func preload(ctx context.Context, o Options, t Target, w *Workload, ex *expectat
 					ops[i] = Op{Kind: OpLike, Game: g, User: u}
 				}
 				opCtx, cancel := context.WithTimeout(ctx, o.OpTimeout)
-				t.Exec(opCtx, ops[:k], res[:k])
+				bulk(t)(opCtx, ops[:k], res[:k])
 				cancel()
 				for i := range k {
 					switch {

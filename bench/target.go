@@ -51,3 +51,18 @@ type Memory struct {
 	UsedBytes uint64 `json:"used_bytes"`
 	SetBytes  uint64 `json:"set_bytes,omitempty"`
 }
+
+// BulkExecer is implemented by targets that execute the preload's and the
+// check's large rounds differently from the measured run's (Exec). The
+// runner uses ExecBulk for those when a target has it.
+type BulkExecer interface {
+	ExecBulk(ctx context.Context, ops []Op, res []OpResult)
+}
+
+// bulk returns t's ExecBulk if it has one, else its Exec.
+func bulk(t Target) func(context.Context, []Op, []OpResult) {
+	if b, ok := t.(BulkExecer); ok {
+		return b.ExecBulk
+	}
+	return t.Exec
+}
