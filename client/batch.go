@@ -98,18 +98,28 @@ func (b *Batch) Exec(ctx context.Context) error {
 			}
 		}
 	}()
+	// All the batch's seqs at once: a batch holding part of the window while
+	// waiting for the rest could deadlock with another doing the same.
+	var seq uint64
+	if b.writes > 0 {
+		first, err := c.window.acquireN(ctx, c.closed, b.writes)
+		if err != nil {
+			err = fmt.Errorf("client: batch of %d: waiting for the write window: %w", len(b.ops), err)
+			for i := range b.ops {
+				b.ops[i].res = BatchResult{Err: err}
+			}
+			return err
+		}
+		seq = first
+	}
 	// One session for the whole batch, so its frames share socket writes.
 	s, serr := c.session(ctx)
 	for i := range b.ops {
 		op := &b.ops[i]
 		op.res = BatchResult{}
 		if op.typ == proto.TypeLike || op.typ == proto.TypeUnlike {
-			seq, err := c.window.acquire(ctx, c.closed)
-			if err != nil {
-				op.res.Err = fmt.Errorf("client: %v game %d user %d: waiting for the write window: %w", op.typ, op.game, op.user, err)
-				continue
-			}
 			seqs[i] = seq
+			seq++
 		}
 		cl := getCall(op.typ)
 		cl.game, cl.user, cl.seq = op.game, op.user, seqs[i]

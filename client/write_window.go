@@ -35,40 +35,60 @@ const MaxWriteWindow = 1 << 16
 // Concurrency: acquire and release may be called from any goroutine; mu
 // guards everything. Waiters queue in order; release hands the seqs that
 // became available to the first waiters directly, so a release wakes only
-// the goroutines it serves (no thundering herd at the limit).
+// the goroutines it serves (no thundering herd at the limit). A waiter
+// takes all the seqs it needs at once (a Batch's writes), never a part:
+// holders of seqs never wait for more, so waiters cannot deadlock.
 type writeWindow struct {
 	mu      sync.Mutex
 	size    uint64
 	next    uint64 // next seq to hand out (seqs start at 1)
 	low     uint64 // lowest unfinished seq; == next when none is unfinished
 	busy    []bool // busy[s%size]: seq s in [low, next) is unfinished
-	waiters []chan uint64
+	waiters []windowWaiter
+}
+
+type windowWaiter struct {
+	n  uint64
+	ch chan uint64 // receives the first of its n seqs
 }
 
 func newWriteWindow(size int) *writeWindow {
 	return &writeWindow{size: uint64(size), next: 1, low: 1, busy: make([]bool, size)}
 }
 
-// take hands out the next seq; mu must be held and there must be room.
-func (w *writeWindow) take() uint64 {
-	s := w.next
-	w.next++
-	w.busy[s%w.size] = true
-	return s
+// room reports whether n more seqs fit; mu must be held.
+func (w *writeWindow) room(n uint64) bool { return w.next-w.low+n <= w.size }
+
+// take hands out n consecutive seqs and returns the first; mu must be held
+// and there must be room.
+func (w *writeWindow) take(n uint64) uint64 {
+	first := w.next
+	for s := first; s < first+n; s++ {
+		w.busy[s%w.size] = true
+	}
+	w.next += n
+	return first
 }
 
 // acquire returns the next sequence number, waiting while size writes
 // starting at the lowest unfinished one are outstanding. It fails with
 // ctx.Err() or ErrClosed (when closed is closed) while waiting.
 func (w *writeWindow) acquire(ctx context.Context, closed <-chan struct{}) (uint64, error) {
+	return w.acquireN(ctx, closed, 1)
+}
+
+// acquireN returns the first of n consecutive sequence numbers (1 <= n <=
+// size), all taken at once; each must be released.
+func (w *writeWindow) acquireN(ctx context.Context, closed <-chan struct{}, n int) (uint64, error) {
+	need := uint64(n)
 	w.mu.Lock()
-	if len(w.waiters) == 0 && w.next-w.low < w.size {
-		s := w.take()
+	if len(w.waiters) == 0 && w.room(need) {
+		s := w.take(need)
 		w.mu.Unlock()
 		return s, nil
 	}
 	ch := make(chan uint64, 1)
-	w.waiters = append(w.waiters, ch)
+	w.waiters = append(w.waiters, windowWaiter{need, ch})
 	w.mu.Unlock()
 	var err error
 	select {
@@ -80,16 +100,20 @@ func (w *writeWindow) acquire(ctx context.Context, closed <-chan struct{}) (uint
 		err = ErrClosed
 	}
 	w.mu.Lock()
-	for i, c := range w.waiters {
-		if c == ch {
+	for i, ww := range w.waiters {
+		if ww.ch == ch {
 			w.waiters = append(w.waiters[:i], w.waiters[i+1:]...)
+			w.serve() // a large waiter leaving may make room for those behind it
 			w.mu.Unlock()
 			return 0, err
 		}
 	}
 	w.mu.Unlock()
-	// A release handed us a seq as we gave up: give it back.
-	w.release(<-ch)
+	// A release handed us our seqs as we gave up: give them back.
+	first := <-ch
+	for s := first; s < first+need; s++ {
+		w.release(s)
+	}
 	return 0, err
 }
 
@@ -101,8 +125,14 @@ func (w *writeWindow) release(seq uint64) {
 	for w.low < w.next && !w.busy[w.low%w.size] {
 		w.low++
 	}
-	for len(w.waiters) > 0 && w.next-w.low < w.size {
-		w.waiters[0] <- w.take()
+	w.serve()
+}
+
+// serve hands seqs to the waiters at the head of the queue while they fit;
+// mu must be held.
+func (w *writeWindow) serve() {
+	for len(w.waiters) > 0 && w.room(w.waiters[0].n) {
+		w.waiters[0].ch <- w.take(w.waiters[0].n)
 		w.waiters = w.waiters[1:]
 	}
 }

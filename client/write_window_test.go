@@ -134,3 +134,34 @@ func TestWriteWindowWaitersInOrder(t *testing.T) {
 		t.Fatalf("after the second release: %+v, want third with seq 4", g)
 	}
 }
+
+// TestWriteWindowAcquireN: n seqs are taken together or not at all, and a
+// waiter for n is not overtaken by later waiters for fewer.
+func TestWriteWindowAcquireN(t *testing.T) {
+	w := newWriteWindow(4)
+	first, err := w.acquireN(context.Background(), nil, 3)
+	if err != nil || first != 1 {
+		t.Fatalf("acquireN(3) = %d, %v; want 1", first, err)
+	}
+	got := make(chan uint64, 2)
+	go func() { s, _ := w.acquireN(context.Background(), nil, 2); got <- s }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		q := len(w.waiters)
+		w.mu.Unlock()
+		if q == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("acquireN(2) did not queue")
+		}
+	}
+	// One seq is free, but the queued waiter for 2 comes first.
+	if s, ok := acquireNow(w); ok {
+		t.Fatalf("acquire overtook a queued waiter: got %d", s)
+	}
+	w.release(1)
+	if s := <-got; s != 4 {
+		t.Fatalf("acquireN(2) after a release got %d, want 4 (seqs 4 and 5)", s)
+	}
+}

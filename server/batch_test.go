@@ -90,3 +90,34 @@ func TestBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentBatchesShareTheWindow: batches whose writes together exceed
+// the client's write window all complete. A batch takes its seqs all at
+// once; taking them one by one, 16 batches of 256 writes each held part of
+// the 512-seq window and waited for the rest forever.
+func TestConcurrentBatchesShareTheWindow(t *testing.T) {
+	n := testnode.Start(t, testnode.Config(t, t.TempDir()))
+	c := dial(t, n)
+	ctx := ctxT(t)
+	const batches, writes = 16, 256
+	errs := make(chan error, batches)
+	for w := range batches {
+		go func() {
+			b := c.NewBatch()
+			for u := range uint64(writes) {
+				b.Like(uint64(w), u)
+			}
+			errs <- b.Exec(ctx)
+		}()
+	}
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for w := range uint64(batches) {
+		if got, err := c.Count(ctx, w); err != nil || got != writes {
+			t.Fatalf("game %d: count %d, %v; want %d", w, got, err, writes)
+		}
+	}
+}
