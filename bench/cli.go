@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
-	"github.com/likes/likes/client"
 )
 
 // UsageError is a mistake in the bench command line.
@@ -131,9 +129,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return &UsageError{fmt.Sprintf("--likes-pipelining %q: want goroutines or batches", *likesStyle)}
 	}
-	if lanes := rep0Lanes(o); style == Batches && lanes > client.DefaultWriteWindow {
-		return &UsageError{fmt.Sprintf("--likes-pipelining batches: concurrency × depth is %d, at most the client's write window (%d) with batches", lanes, client.DefaultWriteWindow)}
-	}
 	var targets []string
 	switch *target {
 	case "likes", "redis":
@@ -217,12 +212,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return rep.Failed()
-}
-
-// rep0Lanes is the requests outstanding in the measured run.
-func rep0Lanes(o Options) int {
-	o = o.withDefaults()
-	return o.Concurrency * o.Depth
 }
 
 func summarizeFiles(w io.Writer, paths []string) error {

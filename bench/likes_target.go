@@ -27,11 +27,10 @@ type LikesTarget struct {
 	// one call at a time) or Batches (one goroutine per worker sending its
 	// Depth requests as one client.Batch, as go-redis pipelines do: the same
 	// shape as the Redis side, and fewer wake-ups in the load generator).
-	// Set it before the run. With Batches, Concurrency × Depth must stay
-	// within the client's write window (client.DefaultWriteWindow): the
-	// client releases a batch's sequence numbers only when the whole batch
-	// returns, so concurrent batches that together want more than the
-	// window each hold part of it and wait for the rest forever.
+	// Set it before the run. A batch takes all its writes' sequence numbers
+	// from the client's write window at once, so concurrent batches share
+	// the window without deadlock; one batch holds at most
+	// client.DefaultWriteWindow writes (execBatch splits larger ones).
 	Style Pipelining
 }
 
@@ -68,8 +67,7 @@ func (t *LikesTarget) Exec(ctx context.Context, ops []Op, res []OpResult) {
 }
 
 // ExecBulk implements BulkExecer, for the preload and the check: one
-// goroutine per op, so that any number of concurrent bulk calls stays
-// clear of the client's write window (see Style).
+// goroutine per op, whatever Style the measured run uses.
 func (t *LikesTarget) ExecBulk(ctx context.Context, ops []Op, res []OpResult) {
 	var wg sync.WaitGroup
 	for i := range ops {
