@@ -31,6 +31,11 @@ type batchOp struct {
 	game uint64
 	user uint64
 	res  BatchResult
+
+	// Exec's state for the request, reset by every Exec.
+	cl        *call
+	seq       uint64 // writes: their seq from the write window
+	submitted bool
 }
 
 // BatchResult is the outcome of one request of a Batch.
@@ -85,16 +90,18 @@ func (b *Batch) Exec(ctx context.Context) error {
 	if b.writes > c.opts.WriteWindow {
 		return fmt.Errorf("client: batch of %d writes, at most Options.WriteWindow (%d): %w", b.writes, c.opts.WriteWindow, ErrTooLarge)
 	}
-	calls := make([]*call, len(b.ops))
-	submitted := make([]bool, len(b.ops))
-	seqs := make([]uint64, len(b.ops))
+	for i := range b.ops {
+		b.ops[i].res, b.ops[i].cl, b.ops[i].seq, b.ops[i].submitted = BatchResult{}, nil, 0, false
+	}
 	defer func() {
-		for i, cl := range calls {
-			if seqs[i] != 0 {
-				c.window.release(seqs[i])
+		for i := range b.ops {
+			op := &b.ops[i]
+			if op.seq != 0 {
+				c.window.release(op.seq)
 			}
-			if cl != nil {
-				putCall(cl)
+			if op.cl != nil {
+				putCall(op.cl)
+				op.cl = nil
 			}
 		}
 	}()
@@ -116,27 +123,24 @@ func (b *Batch) Exec(ctx context.Context) error {
 	s, serr := c.session(ctx)
 	for i := range b.ops {
 		op := &b.ops[i]
-		op.res = BatchResult{}
 		if op.typ == proto.TypeLike || op.typ == proto.TypeUnlike {
-			seqs[i] = seq
+			op.seq = seq
 			seq++
 		}
-		cl := getCall(op.typ)
-		cl.game, cl.user, cl.seq = op.game, op.user, seqs[i]
-		calls[i] = cl
+		op.cl = getCall(op.typ)
+		op.cl.game, op.cl.user, op.cl.seq = op.game, op.user, op.seq
 		if serr == nil {
-			submitted[i] = s.submit(ctx, cl) == nil
+			op.submitted = s.submit(ctx, op.cl) == nil
 		}
 	}
 	var first error
-	for i, cl := range calls {
+	for i := range b.ops {
 		op := &b.ops[i]
-		if cl != nil {
-			if err := c.run(ctx, cl, submitted[i]); err != nil {
-				op.res.Err = fmt.Errorf("client: %v game %d user %d: %w", op.typ, op.game, op.user, err)
-			} else {
-				op.res = BatchResult{Liked: cl.liked, Count: cl.count, Changed: cl.changed, Index: cl.index}
-			}
+		cl := op.cl
+		if err := c.run(ctx, cl, op.submitted); err != nil {
+			op.res.Err = fmt.Errorf("client: %v game %d user %d: %w", op.typ, op.game, op.user, err)
+		} else {
+			op.res = BatchResult{Liked: cl.liked, Count: cl.count, Changed: cl.changed, Index: cl.index}
 		}
 		if first == nil && op.res.Err != nil {
 			first = op.res.Err

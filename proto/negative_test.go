@@ -348,3 +348,18 @@ func TestCodes(t *testing.T) {
 		t.Errorf("Error() = %q", s)
 	}
 }
+
+// TestDecodeIntoMax: a frame over the given limit fails with ErrTooLarge
+// from its header alone, with the request id filled in; one within it
+// decodes as with DecodeInto.
+func TestDecodeIntoMax(t *testing.T) {
+	frame := AppendCountMany(nil, 9, ConsistencyDefault, make([]uint64, 10))
+	var m Msg
+	if _, err := DecodeIntoMax(frame[:HeaderSize], &m, 64); !errors.Is(err, ErrTooLarge) || m.ID != 9 {
+		t.Fatalf("over the limit: err %v, id %d; want ErrTooLarge with id 9", err, m.ID)
+	}
+	rest, err := DecodeIntoMax(frame, &m, len(frame))
+	if err != nil || len(rest) != 0 || m.Type != TypeCountMany || len(m.Games) != 10 {
+		t.Fatalf("at the limit: %v, %+v", err, m)
+	}
+}

@@ -183,13 +183,20 @@ func FrameLen(buf []byte) (n int, ok bool) {
 // whole 10-byte header, and zero ones otherwise, so that a server can answer
 // the request id as PROTOCOL.md requires; the other fields are zero.
 func DecodeInto(buf []byte, m *Msg) (rest []byte, err error) {
+	return DecodeIntoMax(buf, m, MaxFrameSize)
+}
+
+// DecodeIntoMax is DecodeInto with a frame size limit below MaxFrameSize
+// (a server before HELLO accepts only small frames): a larger frame fails
+// with ErrTooLarge as soon as its length field is there.
+func DecodeIntoMax(buf []byte, m *Msg, maxFrame int) (rest []byte, err error) {
 	if len(buf) < 4 {
 		return buf, ErrIncomplete
 	}
 	n := binary.BigEndian.Uint32(buf)
-	if uint64(n)+4 > MaxFrameSize {
+	if limit := uint64(min(maxFrame, MaxFrameSize)); uint64(n)+4 > limit {
 		resetHeader(m, buf)
-		return buf, fmt.Errorf("%w: frame of %d bytes exceeds the %d byte limit", ErrTooLarge, uint64(n)+4, MaxFrameSize)
+		return buf, fmt.Errorf("%w: frame of %d bytes exceeds the %d byte limit", ErrTooLarge, uint64(n)+4, limit)
 	}
 	if n < HeaderSize-4 {
 		resetHeader(m, nil) // the bytes after the length are not a header

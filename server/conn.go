@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +110,13 @@ func (c *conn) readLoop() {
 	for {
 		off := 0
 		for {
-			rest, err := proto.DecodeInto(buf[off:], &c.msg)
+			// Only HELLO may come first: do not buffer up to a megabyte
+			// for a connection that has not said who it is.
+			limit := proto.MaxFrameSize
+			if !c.hello {
+				limit = maxHelloFrame
+			}
+			rest, err := proto.DecodeIntoMax(buf[off:], &c.msg, limit)
 			if errors.Is(err, proto.ErrIncomplete) {
 				break
 			}
@@ -126,16 +131,6 @@ func (c *conn) readLoop() {
 		}
 		c.flushLocal()
 		buf = buf[:copy(buf, buf[off:])]
-		if n, ok := proto.FrameLen(buf); ok && !c.hello && n > maxHelloFrame {
-			// Only HELLO may come first: do not buffer up to a megabyte
-			// for a connection that has not said who it is.
-			c.msg = proto.Msg{}
-			if len(buf) >= proto.HeaderSize {
-				c.msg.ID = binary.BigEndian.Uint32(buf[6:10])
-			}
-			c.badFrame(fmt.Errorf("%w: %d-byte frame before HELLO", proto.ErrTooLarge, n))
-			return
-		}
 		if n, ok := proto.FrameLen(buf); ok && n > cap(buf) {
 			grown := make([]byte, len(buf), n)
 			copy(grown, buf)

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/likes/likes/internal/testnode"
 	"github.com/likes/likes/proto"
+	"github.com/likes/likes/server"
 )
 
 // TestLargeFrameBeforeHello: before HELLO only a HELLO-sized frame is
@@ -49,5 +51,15 @@ func TestErrorMessageNotDoubled(t *testing.T) {
 	wantErr(t, m, 2, proto.ErrBadRequest)
 	if name := proto.ErrBadRequest.Error(); strings.Contains(m.Err.Message, name) {
 		t.Errorf("message %q repeats the code name %q", m.Err.Message, name)
+	}
+}
+
+// TestHandshakeTimeoutValidated: a negative handshake timeout is a
+// configuration error, not a connection closed at once.
+func TestHandshakeTimeoutValidated(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.HandshakeTimeout = -time.Second
+	if err := cfg.Validate(); !errors.Is(err, server.ErrBadConfig) {
+		t.Fatalf("Validate with HandshakeTimeout -1s = %v, want ErrBadConfig", err)
 	}
 }
