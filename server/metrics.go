@@ -44,6 +44,8 @@ type metrics struct {
 	batchOps      prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	applySeconds  prometheus.Histogram
+	storeSeconds  prometheus.Histogram
+	storeEntries  prometheus.Histogram
 	snapCapture   prometheus.Histogram
 	snapPersist   prometheus.Histogram
 }
@@ -86,6 +88,14 @@ func newMetrics(n *Node) *metrics {
 		Name: "likes_raft_apply_seconds", Help: "Time the state machine takes to apply one batch of log entries.",
 		Buckets: latencyBuckets,
 	})
+	m.storeSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "likes_raft_log_store_seconds", Help: "Time the Raft log store takes to append and fsync one batch of entries (one bbolt commit).",
+		Buckets: latencyBuckets,
+	})
+	m.storeEntries = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "likes_raft_log_store_entries", Help: "Log entries per log store append (Raft's own batching of entries into one commit).",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 9),
+	})
 	m.snapCapture = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "likes_snapshot_capture_seconds", Help: "Time the state machine is blocked capturing a snapshot.",
 		Buckets: latencyBuckets,
@@ -104,7 +114,7 @@ func newMetrics(n *Node) *metrics {
 		}
 	}
 	reg.MustRegister(requests, errs, latency, m.conns, m.connsRejected, m.badFrames, m.batchOps,
-		m.commitSeconds, m.applySeconds, m.snapCapture, m.snapPersist,
+		m.commitSeconds, m.applySeconds, m.storeSeconds, m.storeEntries, m.snapCapture, m.snapPersist,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_games", Help: "Games with at least one like held by this node."},
 			stat(func(s raftfsm.Stats) float64 { return float64(s.Games) })),

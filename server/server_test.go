@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -438,10 +440,17 @@ func TestAdminEndpoints(t *testing.T) {
 		"likes_games 1",
 		"likes_heap_bytes_per_like",
 		"likes_snapshot_persist_seconds",
+		"likes_raft_log_store_entries_bucket",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// Ten acknowledged likes, one at a time: at least ten log appends timed.
+	if m := regexp.MustCompile(`(?m)^likes_raft_log_store_seconds_count (\d+)$`).FindStringSubmatch(metrics); m == nil {
+		t.Errorf("/metrics lacks likes_raft_log_store_seconds_count")
+	} else if n, _ := strconv.Atoi(m[1]); n < 10 {
+		t.Errorf("likes_raft_log_store_seconds_count = %d after 10 sequential likes, want >= 10", n)
 	}
 	if code, _ := get("/debug/pprof/"); code != 200 {
 		t.Errorf("/debug/pprof/ = %d", code)

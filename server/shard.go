@@ -107,7 +107,7 @@ func openShard(cfg *Config, id int, snapDB *storage.SnapshotDB, m *metrics) (_ *
 			return nil, fmt.Errorf("shard %d: bootstrap: %w", id, err)
 		}
 	}
-	s.raft, err = raft.NewRaft(rc, &instrumentedFSM{FSM: s.fsm, m: m}, s.logs, s.logs, snaps, s.trans)
+	s.raft, err = raft.NewRaft(rc, &instrumentedFSM{FSM: s.fsm, m: m}, instrumentedLogStore{s.logs, m}, s.logs, snaps, s.trans)
 	if err != nil {
 		return nil, fmt.Errorf("shard %d: start raft: %w", id, err)
 	}
