@@ -30,9 +30,16 @@ type Config struct {
 	NodeID string
 
 	// Shards is the number of shards (Raft groups) a fresh node creates.
-	// More shards give more parallel fsync streams and smaller snapshots,
-	// at the cost of one Raft log file and a few goroutines each. Read only
-	// on first start: afterwards the slot table on disk decides.
+	// Default 1. Each shard has its own Raft log file, and every log
+	// commits (two fdatasyncs per bbolt commit) on its own: on one disk the
+	// shards' commits contend for the same device flushes, and each carries
+	// only its share of the writes. Measured here (docs/benchmarks.md),
+	// 128 outstanding writes: 1 shard ~57k-67k writes/s, 2 shards ~55k,
+	// 4 shards ~28k; 512 outstanding: 1 shard 104k-122k, 4 shards 83k-94k.
+	// More shards give smaller snapshots each, and are the unit a cluster
+	// spreads leadership over (one disk per node then serves only the
+	// shards it leads or follows). Read only on first start: afterwards the
+	// slot table on disk decides.
 	Shards int
 
 	// MaxConns bounds client connections. Each costs two goroutines and its
@@ -98,7 +105,7 @@ func DefaultConfig() Config {
 		ListenAddr:        "127.0.0.1:7070",
 		AdminAddr:         "127.0.0.1:7071",
 		NodeID:            "node-1",
-		Shards:            4,
+		Shards:            1,
 		MaxConns:          4096,
 		MaxInFlight:       1024,
 		MaxBatch:          proto.MaxBatch,
