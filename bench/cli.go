@@ -65,7 +65,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	summarize := fs.Bool("summarize", false, "print one comparison table from the results.json files given as arguments")
 	verbose := fs.Bool("v", false, "log progress (slog, to stderr)")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (to see what the bench costs)")
-	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike), read-heavy-many (the same with has_many for has) or write-only (60 like, 40 unlike); the percent flags override it")
+	mix := fs.String("mix", "read-heavy", "op mix preset: read-heavy (90 has, 5 count, 2.5 like, 2.5 unlike), read-heavy-many (the same with has_many for has), read-only (95 has, 5 count) or write-only (60 like, 40 unlike); the percent flags override it")
 
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "workload seed (same seed, same requests)")
 	fs.IntVar(&o.Games, "games", d.Games, "distinct games")
@@ -80,6 +80,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Concurrency, "concurrency", d.Concurrency, "workers (C)")
 	fs.IntVar(&o.Depth, "depth", d.Depth, "requests outstanding per worker (D): likes D goroutines per worker, Redis a D-command pipeline")
 	fs.IntVar(&o.Conns, "conns", 0, "connections to each target (default min(concurrency, 64))")
+	fs.IntVar(&o.LikesConns, "likes-conns", 0, "connections to likes alone, e.g. 2 as client.DefaultOptions (default --conns)")
 	fs.IntVar(&o.BatchSize, "batch", d.BatchSize, "games per HAS_MANY")
 	fs.DurationVar(&o.Duration, "duration", d.Duration, "measured run")
 	fs.DurationVar(&o.Warmup, "warmup", d.Warmup, "unmeasured warm-up before it (negative: none)")
@@ -106,10 +107,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.Mix = ReadHeavyMix
 	case "read-heavy-many":
 		o.Mix = ReadHeavyManyMix
+	case "read-only":
+		o.Mix = ReadOnlyMix
 	case "write-only":
 		o.Mix = WriteOnlyMix
 	default:
-		return &UsageError{fmt.Sprintf("--mix %q: want read-heavy, read-heavy-many or write-only", *mix)}
+		return &UsageError{fmt.Sprintf("--mix %q: want read-heavy, read-heavy-many, read-only or write-only", *mix)}
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
@@ -177,7 +180,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "likes":
 			addr = *likesAddr
 			var lt *LikesTarget
-			lt, err = DialLikes(dialCtx, rep.Options.Conns, logger, strings.Split(addr, ",")...)
+			lt, err = DialLikes(dialCtx, rep.Options.LikesConns, logger, strings.Split(addr, ",")...)
 			if err == nil {
 				lt.AdminAddr = *likesAdmin
 				lt.Style = style

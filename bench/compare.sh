@@ -3,7 +3,8 @@
 #
 # For each round, each mix (read-heavy: 90% HAS, 5% COUNT, 5% LIKE/UNLIKE;
 # read-heavy-many: the same with HAS_MANY of --batch games instead of HAS;
-# write-only: 60% LIKE, 40% UNLIKE) and each Redis durability setting
+# read-only: 95% HAS, 5% COUNT, the read path alone; write-only: 60% LIKE,
+# 40% UNLIKE) and each Redis durability setting
 # (appendfsync everysec, then always: likes acknowledges only after fsync),
 # it starts a fresh likesd and a fresh redis-server on loopback ports with
 # their data in a temporary directory, runs `likesctl bench --target both`
@@ -13,13 +14,16 @@
 # Everything listens on 127.0.0.1 only. Only the processes this script
 # started are stopped (by their saved PIDs, on exit). Run time is bounded:
 # about ROUNDS × 2 × (number of MIXES) × (2 × (WARMUP + DURATION) + preload
-# time): some 20 minutes for ROUNDS=3 on 2 cores.
+# time): some 20 minutes for ROUNDS=3 and the four default mixes on 2 cores.
 #
 # Environment (defaults in brackets):
 #   DURATION [10s]  WARMUP [2s]  PRELOAD [1000000]  ROUNDS [1]
-#   MIXES [read-heavy read-heavy-many write-only]
+#   MIXES [read-heavy read-heavy-many read-only write-only]
 #   CONCURRENCY [16]  DEPTH [8]  GAMES [100000]  SEED [1]
+#   PIPELINING [batches] (likes side: batches, one client.Batch per worker round,
+#     the shape of Redis's pipeline; or goroutines)
 #   OUT [bench-results/<UTC time>]  BENCH_FLAGS (more likesctl bench flags)
+#   LABEL_SUFFIX (appended to each run's label, e.g. ' (likes 2 conns)')
 #   REDIS_PORT [26379]  LIKES_PORT [27070]  LIKES_ADMIN_PORT [27071]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +32,15 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 PRELOAD=${PRELOAD:-1000000}
 ROUNDS=${ROUNDS:-1}
-MIXES=${MIXES:-read-heavy read-heavy-many write-only}
+MIXES=${MIXES:-read-heavy read-heavy-many read-only write-only}
 CONCURRENCY=${CONCURRENCY:-16}
 DEPTH=${DEPTH:-8}
 GAMES=${GAMES:-100000}
 SEED=${SEED:-1}
 OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+PIPELINING=${PIPELINING:-batches}
 BENCH_FLAGS=${BENCH_FLAGS:-}
+LABEL_SUFFIX=${LABEL_SUFFIX:-}
 REDIS_PORT=${REDIS_PORT:-26379}
 LIKES_PORT=${LIKES_PORT:-27070}
 LIKES_ADMIN_PORT=${LIKES_ADMIN_PORT:-27071}
@@ -103,7 +109,18 @@ start_likesd() { # start_likesd DIR -> LIKES_PID
 		--log-level warn 2>"$1.log" &
 	LIKES_PID=$!
 	PIDS+=("$LIKES_PID")
-	wait_for likesd "$LIKES_PID" "$TMP/likesctl" --addr "127.0.0.1:$LIKES_PORT" --timeout 1s ping
+	# Ready means /healthz 200: every shard leads and has replayed its log
+	# (PING is answered before that, and early requests would be retried).
+	wait_for likesd "$LIKES_PID" healthy "127.0.0.1" "$LIKES_ADMIN_PORT"
+}
+
+healthy() { # healthy HOST PORT: GET /healthz answers 200 (bash's /dev/tcp, no curl needed)
+	local status
+	exec 3<>"/dev/tcp/$1/$2" || return 1
+	printf 'GET /healthz HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
+	read -r _ status _ <&3 || status=
+	exec 3<&- 3>&-
+	[ "$status" = 200 ]
 }
 
 failed=0
@@ -116,7 +133,7 @@ for round in $(seq "$ROUNDS"); do
 			start_redis "$fsync" "$TMP/redis-$name"
 			start_likesd "$TMP/likes-$name"
 			# shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
-			if ! "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix" --redis-variant "appendfsync $fsync" \
+			if ! "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix$LABEL_SUFFIX" --likes-pipelining "$PIPELINING" --redis-variant "appendfsync $fsync" \
 				--likes-addr "127.0.0.1:$LIKES_PORT" --likes-admin "127.0.0.1:$LIKES_ADMIN_PORT" \
 				--likes-pid "$LIKES_PID" --redis-addr "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID" --duration "$DURATION" --warmup "$WARMUP" \
 				--preload "$PRELOAD" --concurrency "$CONCURRENCY" --depth "$DEPTH" --games "$GAMES" --seed "$SEED" \

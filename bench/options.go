@@ -23,6 +23,10 @@ var ReadHeavyMix = Mix{Has: 90, Count: 5, Like: 2.5, Unlike: 2.5}
 // (a page of games for one user, as a game list shows).
 var ReadHeavyManyMix = Mix{HasMany: 90, Count: 5, Like: 2.5, Unlike: 2.5}
 
+// ReadOnlyMix is the seed's reads without its writes (95% has-liked, 5%
+// count): the read path alone, with no commit in any round.
+var ReadOnlyMix = Mix{Has: 95, Count: 5}
+
 // WriteOnlyMix is likes and unlikes only; unlikes remove earlier likes.
 var WriteOnlyMix = Mix{Like: 60, Unlike: 40}
 
@@ -80,6 +84,15 @@ type Options struct {
 	// server threads (likes) — Redis runs commands on one thread anyway.
 	// Default min(Concurrency, 64).
 	Conns int `json:"conns"`
+
+	// LikesConns, when set, is the connections to likes alone, Conns
+	// staying Redis's. The likes client multiplexes any number of callers
+	// over its connections (client.DefaultOptions has 2), so fewer
+	// connections carry more requests per syscall for the same outstanding
+	// requests; a go-redis pipeline holds its connection for the round, so
+	// Redis needs one per worker. Reports say which was used. Default
+	// Conns (the same on both sides).
+	LikesConns int `json:"likes_conns,omitempty"`
 
 	// BatchSize is the games per HAS_MANY (Redis: that many pipelined
 	// SISMEMBER). Bigger batches amortise per-request overhead; one
@@ -185,6 +198,9 @@ func (o Options) withDefaults() Options {
 	if o.Conns == 0 {
 		o.Conns = min(o.Concurrency, MaxConns)
 	}
+	if o.LikesConns == 0 {
+		o.LikesConns = o.Conns
+	}
 	if o.BatchSize == 0 {
 		o.BatchSize = d.BatchSize
 	}
@@ -249,6 +265,9 @@ func (o Options) Validate() error {
 	}
 	if o.Conns < 1 || o.Conns > MaxConns {
 		bad("Conns is %d, want 1 to %d", o.Conns, MaxConns)
+	}
+	if o.LikesConns < 1 || o.LikesConns > MaxConns {
+		bad("LikesConns is %d, want 1 to %d", o.LikesConns, MaxConns)
 	}
 	if o.BatchSize < 1 || o.BatchSize > MaxBatchSize {
 		bad("BatchSize is %d, want 1 to %d", o.BatchSize, MaxBatchSize)

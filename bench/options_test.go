@@ -15,6 +15,9 @@ func TestOptionsDefaultsAreValid(t *testing.T) {
 	if o := (Options{Concurrency: 100}).withDefaults(); o.Conns != MaxConns {
 		t.Fatalf("Conns default with 100 workers is %d, want %d", o.Conns, MaxConns)
 	}
+	if o := (Options{Conns: 5}).withDefaults(); o.LikesConns != 5 {
+		t.Fatalf("LikesConns default with Conns 5 is %d, want 5 (the same on both sides)", o.LikesConns)
+	}
 }
 
 func TestOptionsValidateReportsEveryProblem(t *testing.T) {
@@ -25,6 +28,7 @@ func TestOptionsValidateReportsEveryProblem(t *testing.T) {
 		Concurrency:  MaxConcurrency + 1,
 		Depth:        -3,
 		Conns:        MaxConns + 1,
+		LikesConns:   -1,
 		BatchSize:    MaxBatchSize + 1,
 		HitRatio:     1.5,
 		SampleGames:  -1,
@@ -34,7 +38,7 @@ func TestOptionsValidateReportsEveryProblem(t *testing.T) {
 		t.Fatal("Validate accepted broken options")
 	}
 	for _, want := range []string{"Games is -1", "ZipfExponent is -2", "Mix.Like is -5", "Mix adds up to 45%",
-		"Concurrency is 4097", "Depth is -3", "Conns is 65", "BatchSize is 1025", "HitRatio is 1.5", "SampleGames is -1"} {
+		"Concurrency is 4097", "Depth is -3", "Conns is 65", "LikesConns is -1", "BatchSize is 1025", "HitRatio is 1.5", "SampleGames is -1"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate's error lacks %q:\n%v", want, err)
 		}

@@ -195,10 +195,10 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "## %s\n\n", title)
 	fmt.Fprintf(w, "%d games (Zipf s=%g), users in [0, %d), mix has=%g has_many=%g count=%g like=%g unlike=%g, "+
-		"concurrency %d × depth %d over %d conns, HAS_MANY batch %d, preload %d likes, %v warm-up + %v measured, seed %d; "+
+		"concurrency %d × depth %d over %s, HAS_MANY batch %d, preload %d likes, %v warm-up + %v measured, seed %d; "+
 		"host %s: %d CPUs, GOMAXPROCS %d, %s.\n\n",
 		o.Games, o.ZipfExponent, o.UserSpace, o.Mix.Has, o.Mix.HasMany, o.Mix.Count, o.Mix.Like, o.Mix.Unlike,
-		o.Concurrency, o.Depth, o.Conns, o.BatchSize, o.Preload, o.Warmup, o.Duration, o.Seed,
+		o.Concurrency, o.Depth, connsText(o), o.BatchSize, o.Preload, o.Warmup, o.Duration, o.Seed,
 		r.Host.Hostname, r.Host.NumCPU, r.Host.GOMAXPROCS, r.Host.GoVersion)
 	fmt.Fprintln(w, "| target | op | ops/s | errors | p50 | p90 | p99 | p99.9 | max |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -388,4 +388,12 @@ func Summarize(w io.Writer, reports []*Report, perRun bool) {
 		fmt.Fprintln(w)
 		writeRows(w, rows)
 	}
+}
+
+// connsText says how many connections each target had.
+func connsText(o Options) string {
+	if o.LikesConns == 0 || o.LikesConns == o.Conns {
+		return fmt.Sprintf("%d conns", o.Conns)
+	}
+	return fmt.Sprintf("%d conns to likes, %d to Redis", o.LikesConns, o.Conns)
 }

@@ -79,4 +79,7 @@ func TestMainUsageErrors(t *testing.T) {
 	if err := Main(t.Context(), []string{"--target", "memcached"}, &out, &errOut); !errors.As(err, &u) {
 		t.Errorf("unknown target: got %v", err)
 	}
+	if err := Main(t.Context(), []string{"--mix", "read-mostly"}, &out, &errOut); !errors.As(err, &u) || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("unknown mix: got %v", err)
+	}
 }

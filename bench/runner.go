@@ -114,7 +114,7 @@ func run(ctx context.Context, o Options, t Target, env Env) (TargetResult, *expe
 	res.Memory = memoryResult(before, after, res.Preload.Distinct)
 
 	logger.Info("bench: running", "target", t.Name(), "warmup", o.warmup(), "duration", o.Duration,
-		"concurrency", o.Concurrency, "depth", o.Depth, "conns", o.Conns, "pipelining", res.Pipelining)
+		"concurrency", o.Concurrency, "depth", o.Depth, "conns", o.Conns, "likes_conns", o.LikesConns, "pipelining", res.Pipelining)
 	cpu := &cpuMeter{pid: env.ServerPID}
 	recs, logs, elapsed := measure(ctx, o, t, w, ex, progress, cpu)
 	res.summarize(recs, elapsed)
