@@ -14,10 +14,21 @@ import (
 	"github.com/likes/likes/raftfsm"
 )
 
-// readBufSize is the initial read buffer of a connection: many pipelined
-// small frames per read system call. It grows up to proto.MaxFrameSize for a
-// large frame.
-const readBufSize = 64 << 10
+// Connection buffer sizes. A connection's read buffer starts at
+// readBufMin, doubles (up to readBufMax) when a read fills it, and halves
+// again after readShrinkAfter reads in a row that filled less than half of
+// it (the scheme of nats-server's read loop): a busy pipelined connection
+// reads many frames per system call, an idle one holds 4 KiB, not 64. A
+// frame larger than the buffer grows it to that frame's size, up to
+// proto.MaxFrameSize, once. The writer keeps its spare buffer between
+// writes only up to writeSpareMax. At MaxConns 4096 this bounds idle
+// connections to ~16 MiB of buffers instead of ~1.3 GiB.
+const (
+	readBufMin      = 4 << 10
+	readBufMax      = 64 << 10
+	readShrinkAfter = 16
+	writeSpareMax   = 64 << 10
+)
 
 // maxHelloFrame is the largest frame accepted before HELLO: a HELLO frame is
 // 24 bytes; anything larger first is refused with TOO_LARGE.
@@ -106,7 +117,8 @@ func (c *conn) signal() {
 }
 
 func (c *conn) readLoop() {
-	buf := make([]byte, 0, readBufSize)
+	buf := make([]byte, 0, readBufMin)
+	short := 0 // reads in a row that filled less than half the buffer
 	for {
 		off := 0
 		for {
@@ -132,19 +144,39 @@ func (c *conn) readLoop() {
 		c.flushLocal()
 		buf = buf[:copy(buf, buf[off:])]
 		if n, ok := proto.FrameLen(buf); ok && n > cap(buf) {
-			grown := make([]byte, len(buf), n)
-			copy(grown, buf)
-			buf = grown
+			buf = resize(buf, n)
 		}
 		if c.draining.Load() {
 			return
 		}
+		free := cap(buf) - len(buf)
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err != nil && n == 0 {
 			return
 		}
+		switch {
+		case n == free && cap(buf) < readBufMax:
+			buf, short = resize(buf, min(2*cap(buf), readBufMax)), 0
+		case n < cap(buf)/2 && cap(buf) > readBufMin:
+			if short++; short >= readShrinkAfter && len(buf) <= cap(buf)/4 {
+				to := max(cap(buf)/2, readBufMin)
+				if fl, ok := proto.FrameLen(buf); !ok || fl <= to { // not below a frame in progress
+					buf = resize(buf, to)
+				}
+				short = 0
+			}
+		default:
+			short = 0
+		}
 	}
+}
+
+// resize returns buf's bytes in a new buffer of capacity n (n ≥ len(buf)).
+func resize(buf []byte, n int) []byte {
+	b := make([]byte, len(buf), n)
+	copy(b, buf)
+	return b
 }
 
 // badFrame answers a frame that could not be decoded and ends the
@@ -219,7 +251,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.mu.Lock()
-		if cap(buf) <= 4*readBufSize {
+		if cap(buf) <= writeSpareMax {
 			c.spare = buf[:0]
 		} else {
 			c.spare = nil // don't keep a burst's buffer forever
