@@ -23,11 +23,20 @@ func newRaftLogger(l *slog.Logger, shard int) hclog.Logger {
 // slogWriter turns hclog's formatted lines into slog records.
 type slogWriter struct{ l *slog.Logger }
 
+// firstElection is how Raft reports the election every node holds after it
+// starts, before it has known any leader: expected, so logged at info. The
+// same warning with a last leader named (a leader lost) stays a warning.
+var firstElection = []byte("heartbeat timeout reached, starting election: last-leader-addr= last-leader-id=")
+
 func (w *slogWriter) Write(p []byte) (int, error) {
-	line := string(bytes.TrimSpace(p))
+	trimmed := bytes.TrimSpace(p)
+	line := string(trimmed)
 	level := slog.LevelWarn
-	if bytes.Contains(p, []byte("[ERROR]")) {
+	switch {
+	case bytes.Contains(p, []byte("[ERROR]")):
 		level = slog.LevelError
+	case bytes.HasSuffix(trimmed, firstElection):
+		level = slog.LevelInfo
 	}
 	w.l.Log(context.Background(), level, line)
 	return len(p), nil
