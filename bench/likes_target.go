@@ -18,7 +18,7 @@ type LikesTarget struct {
 
 	// AdminAddr, if set, is the node's admin HTTP address: Memory then
 	// forces a garbage collection there first (/debug/pprof/heap?gc=1), so
-	// heap_inuse_bytes counts live memory, not garbage awaiting the next
+	// the heap figures count live memory, not garbage awaiting the next
 	// cycle. Set it before the first Memory call.
 	AdminAddr string
 
@@ -140,8 +140,9 @@ func (t *LikesTarget) do(ctx context.Context, op *Op, r *OpResult) {
 	r.Err = err
 }
 
-// Memory implements Target from the node's STATS: heap_inuse_bytes (the Go
-// heap, everything included) and set_bytes (the sets alone).
+// Memory implements Target from the node's STATS: heap_alloc_bytes (live
+// heap objects, everything the node holds included), heap_inuse_bytes (with
+// the heap's fragmentation) and set_bytes (the sets alone).
 func (t *LikesTarget) Memory(ctx context.Context) (Memory, error) {
 	if t.AdminAddr != "" {
 		if err := forceGC(ctx, t.AdminAddr); err != nil {
@@ -155,12 +156,13 @@ func (t *LikesTarget) Memory(ctx context.Context) (Memory, error) {
 	var st struct {
 		Likes     uint64 `json:"likes"`
 		SetBytes  uint64 `json:"set_bytes"`
+		HeapAlloc uint64 `json:"heap_alloc_bytes"`
 		HeapInuse uint64 `json:"heap_inuse_bytes"`
 	}
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return Memory{}, fmt.Errorf("bench: likes stats: %w", err)
 	}
-	return Memory{Likes: st.Likes, UsedBytes: st.HeapInuse, SetBytes: st.SetBytes}, nil
+	return Memory{Likes: st.Likes, UsedBytes: st.HeapAlloc, HeldBytes: st.HeapInuse, SetBytes: st.SetBytes}, nil
 }
 
 // Close implements Target.

@@ -137,8 +137,9 @@ func (t *RedisTarget) result(op *Op, cs []redis.Cmder, many []bool) OpResult {
 	return r
 }
 
-// Memory implements Target from INFO memory: used_memory, Redis's own
-// count of the bytes its allocator holds for data and overhead.
+// Memory implements Target from INFO memory: used_memory (the bytes Redis
+// has allocated, data and overhead) and allocator_active (jemalloc's active
+// pages: used_memory plus fragmentation; 0 when the allocator does not say).
 func (t *RedisTarget) Memory(ctx context.Context) (Memory, error) {
 	info, err := t.rdb.Info(ctx, "memory").Result()
 	if err != nil {
@@ -148,7 +149,11 @@ func (t *RedisTarget) Memory(ctx context.Context) (Memory, error) {
 	if err != nil {
 		return Memory{}, err
 	}
-	return Memory{UsedBytes: used}, nil
+	m := Memory{UsedBytes: used}
+	if active, err := infoField(info, "allocator_active"); err == nil {
+		m.HeldBytes = active
+	}
+	return m, nil
 }
 
 // infoField returns a numeric field of an INFO reply.

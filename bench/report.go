@@ -66,16 +66,19 @@ type PreloadResult struct {
 	OpsPerSec  float64 `json:"ops_per_sec"`
 }
 
-// MemoryResult is the memory after the preload. BytesPerLike is the
-// headline figure: likes reports its whole Go heap in use divided by its
-// likes (baseline included: the conservative reading); Redis reports
-// used_memory minus the empty baseline, divided by the likes preloaded.
+// MemoryResult is the memory after the preload (see Memory for what each
+// side's readings are). BytesPerLike, the headline figure, is UsedBytes
+// after the preload over the likes held, the empty target's baseline
+// included on both sides; DeltaBytesPerLike leaves the baseline out;
+// HeldBytesPerLike counts the allocator's fragmentation too.
 type MemoryResult struct {
 	Likes             uint64  `json:"likes"`
 	BaselineBytes     uint64  `json:"baseline_bytes"`
 	UsedBytes         uint64  `json:"used_bytes"`
+	HeldBytes         uint64  `json:"held_bytes,omitempty"`
 	SetBytes          uint64  `json:"set_bytes,omitempty"`
 	DeltaBytesPerLike float64 `json:"delta_bytes_per_like"`
+	HeldBytesPerLike  float64 `json:"held_bytes_per_like,omitempty"`
 	SetBytesPerLike   float64 `json:"set_bytes_per_like,omitempty"`
 	BytesPerLike      float64 `json:"bytes_per_like"`
 }
@@ -213,8 +216,8 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| target | likes held | bytes/like | Δ bytes/like | set bytes/like | preload likes/s | server cores | bench cores | ops/s per server core | check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| target | likes held | bytes/like | Δ bytes/like | held bytes/like | set bytes/like | preload likes/s | server cores | bench cores | ops/s per server core | check |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, t := range r.Targets {
 		m := t.Memory
 		set := "–"
@@ -235,7 +238,11 @@ func (r *Report) Markdown(w io.Writer) {
 		if t.ServerCores > 0 {
 			perCore = fmt.Sprintf("%.0f", t.OpsPerSec/t.ServerCores)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %s | %.0f | %s | %s | %s | %s |\n", t.label(), m.Likes, m.BytesPerLike, m.DeltaBytesPerLike, set,
+		held := "–"
+		if m.HeldBytesPerLike > 0 {
+			held = fmt.Sprintf("%.1f", m.HeldBytesPerLike)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %s | %s | %.0f | %s | %s | %s | %s |\n", t.label(), m.Likes, m.BytesPerLike, m.DeltaBytesPerLike, held, set,
 			t.Preload.OpsPerSec, cores(t.ServerCores), cores(t.BenchCores), perCore, chk)
 	}
 	if l, rd := r.pair(); l != nil && rd != nil {
@@ -281,6 +288,7 @@ type summaryRow struct {
 	lOps, rOps             float64
 	lP50, rP50, lP99, rP99 float64
 	lBPL, rBPL             float64
+	lHeld, rHeld           float64 // held bytes per like, 0 unknown
 	lCores, rCores         float64 // server cores, -1 unknown
 	failed                 int
 }
@@ -297,7 +305,8 @@ func rowOf(r *Report) (summaryRow, bool) {
 	row := summaryRow{name: name, n: 1, lOps: l.OpsPerSec, rOps: rd.OpsPerSec,
 		lP50: float64(l.Latency.P50Micros), rP50: float64(rd.Latency.P50Micros),
 		lP99: float64(l.Latency.P99Micros), rP99: float64(rd.Latency.P99Micros),
-		lBPL: l.Memory.BytesPerLike, rBPL: rd.Memory.BytesPerLike, lCores: l.ServerCores, rCores: rd.ServerCores}
+		lBPL: l.Memory.BytesPerLike, rBPL: rd.Memory.BytesPerLike,
+		lHeld: l.Memory.HeldBytesPerLike, rHeld: rd.Memory.HeldBytesPerLike, lCores: l.ServerCores, rCores: rd.ServerCores}
 	if r.Failed() != nil {
 		row.failed = 1
 	}
@@ -340,6 +349,7 @@ func medianRows(rows []summaryRow) []summaryRow {
 		m.lP50, m.rP50 = pick(func(r summaryRow) float64 { return r.lP50 }), pick(func(r summaryRow) float64 { return r.rP50 })
 		m.lP99, m.rP99 = pick(func(r summaryRow) float64 { return r.lP99 }), pick(func(r summaryRow) float64 { return r.rP99 })
 		m.lBPL, m.rBPL = pick(func(r summaryRow) float64 { return r.lBPL }), pick(func(r summaryRow) float64 { return r.rBPL })
+		m.lHeld, m.rHeld = pick(func(r summaryRow) float64 { return r.lHeld }), pick(func(r summaryRow) float64 { return r.rHeld })
 		m.lCores, m.rCores = pick(func(r summaryRow) float64 { return r.lCores }), pick(func(r summaryRow) float64 { return r.rCores })
 		for _, r := range g {
 			m.failed += r.failed
@@ -350,8 +360,8 @@ func medianRows(rows []summaryRow) []summaryRow {
 }
 
 func writeRows(w io.Writer, rows []summaryRow) {
-	fmt.Fprintln(w, "| run | runs | likes ops/s | Redis ops/s | ops/s likes/Redis | likes p50 | Redis p50 | likes p99 | Redis p99 | p99 likes/Redis | likes B/like | Redis B/like | B/like likes/Redis | server cores likes / Redis | check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| run | runs | likes ops/s | Redis ops/s | ops/s likes/Redis | likes p50 | Redis p50 | likes p99 | Redis p99 | p99 likes/Redis | likes B/like | Redis B/like | B/like likes/Redis | held B/like likes/Redis | server cores likes / Redis | check |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	cores := func(c float64) string {
 		if c < 0 {
 			return "–"
@@ -363,10 +373,14 @@ func writeRows(w io.Writer, rows []summaryRow) {
 		if r.failed > 0 {
 			chk = fmt.Sprintf("FAILED (%d of %d)", r.failed, r.n)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %.2f | %.1f | %.1f | %.3f | %s / %s | %s |\n", r.name, r.n,
+		held := "–"
+		if r.lHeld > 0 && r.rHeld > 0 {
+			held = fmt.Sprintf("%.3f", ratio(r.lHeld, r.rHeld))
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %.2f | %.1f | %.1f | %.3f | %s | %s / %s | %s |\n", r.name, r.n,
 			r.lOps, r.rOps, ratio(r.lOps, r.rOps),
 			us(int64(r.lP50)), us(int64(r.rP50)), us(int64(r.lP99)), us(int64(r.rP99)), ratio(r.lP99, r.rP99),
-			r.lBPL, r.rBPL, ratio(r.lBPL, r.rBPL), cores(r.lCores), cores(r.rCores), chk)
+			r.lBPL, r.rBPL, ratio(r.lBPL, r.rBPL), held, cores(r.lCores), cores(r.rCores), chk)
 	}
 }
 

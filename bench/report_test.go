@@ -15,7 +15,7 @@ func sampleReport() *Report {
 		l := LatencyStats{P50Micros: p99 / 4, P90Micros: p99 / 2, P99Micros: p99, P999Micros: 2 * p99, MaxMicros: 3 * p99}
 		return TargetResult{Target: name, OpsPerSec: ops, Ops: 1000, Latency: l,
 			PerOp:  []OpStats{{Op: "HAS", Ops: 900, OpsPerSec: ops * 0.9, Latency: l}, {Op: "LIKE", Ops: 100, OpsPerSec: ops * 0.1, Latency: l}},
-			Memory: MemoryResult{Likes: 100, BytesPerLike: bpl}, Check: CheckResult{OK: true, Counts: 4, Pairs: 40}}
+			Memory: MemoryResult{Likes: 100, BytesPerLike: bpl, HeldBytesPerLike: 2 * bpl}, Check: CheckResult{OK: true, Counts: 4, Pairs: 40}}
 	}
 	return &Report{Label: "read-heavy", Options: DefaultOptions(),
 		Targets: []TargetResult{mk("likes", 300000, 800, 10), mk("redis", 100000, 1600, 50)}}
@@ -47,7 +47,7 @@ func TestReportFilesAndSummary(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	Summarize(&sum, []*Report{back}, true)
-	if !strings.Contains(sum.String(), "| read-heavy vs Redis appendfsync always | 1 | 300000 | 100000 | 3.00 |") || !strings.Contains(sum.String(), "| 0.200 | 0.00 / 0.00 | ok |") {
+	if !strings.Contains(sum.String(), "| read-heavy vs Redis appendfsync always | 1 | 300000 | 100000 | 3.00 |") || !strings.Contains(sum.String(), "| 0.200 | 0.200 | 0.00 / 0.00 | ok |") {
 		t.Errorf("summary:\n%s", sum.String())
 	}
 	// Three runs: the medians, not the means, and the ratio of the medians.
@@ -81,5 +81,21 @@ func TestMainUsageErrors(t *testing.T) {
 	}
 	if err := Main(t.Context(), []string{"--mix", "read-mostly"}, &out, &errOut); !errors.As(err, &u) || !strings.Contains(err.Error(), "read-only") {
 		t.Errorf("unknown mix: got %v", err)
+	}
+}
+
+// TestMemoryResultSameOnBothSides: both targets are charged their whole
+// reading after the preload (baseline included), whether or not they count
+// their own likes; Δ leaves the baseline out; held adds fragmentation.
+func TestMemoryResultSameOnBothSides(t *testing.T) {
+	likes := memoryResult(Memory{UsedBytes: 1000}, Memory{Likes: 100, UsedBytes: 3000, HeldBytes: 4000, SetBytes: 500}, 90)
+	redis := memoryResult(Memory{UsedBytes: 1000, HeldBytes: 1500}, Memory{UsedBytes: 3000, HeldBytes: 4000}, 100)
+	for name, m := range map[string]MemoryResult{"likes": likes, "redis": redis} {
+		if m.Likes != 100 || m.BytesPerLike != 30 || m.DeltaBytesPerLike != 20 || m.HeldBytesPerLike != 40 {
+			t.Errorf("%s: %+v, want 100 likes, 30 B/like, Δ 20, held 40", name, m)
+		}
+	}
+	if likes.SetBytesPerLike != 5 || redis.SetBytesPerLike != 0 {
+		t.Errorf("set bytes per like: likes %v (want 5), redis %v (want 0: unknown)", likes.SetBytesPerLike, redis.SetBytesPerLike)
 	}
 }

@@ -84,7 +84,7 @@ func testRunLikes(t *testing.T, style Pipelining) {
 	if res.Pipelining != style.String() {
 		t.Errorf("ran with %s pipelining, want %s", res.Pipelining, style)
 	}
-	if res.Memory.SetBytesPerLike <= 0 || res.Memory.Likes != res.Preload.Distinct {
+	if res.Memory.SetBytesPerLike <= 0 || res.Memory.Likes != res.Preload.Distinct || res.Memory.HeldBytes < res.Memory.UsedBytes {
 		t.Errorf("likes memory figures: %+v, preload %+v", res.Memory, res.Preload)
 	}
 

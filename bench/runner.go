@@ -204,7 +204,8 @@ func preload(ctx context.Context, o Options, t Target, w *Workload, ex *expectat
 }
 
 func memoryResult(before, after Memory, distinct uint64) MemoryResult {
-	m := MemoryResult{Likes: distinct, BaselineBytes: before.UsedBytes, UsedBytes: after.UsedBytes, SetBytes: after.SetBytes}
+	m := MemoryResult{Likes: distinct, BaselineBytes: before.UsedBytes, UsedBytes: after.UsedBytes,
+		HeldBytes: after.HeldBytes, SetBytes: after.SetBytes}
 	if after.Likes > 0 {
 		m.Likes = after.Likes // the target's own count, when it has one
 	}
@@ -212,17 +213,17 @@ func memoryResult(before, after Memory, distinct uint64) MemoryResult {
 		return m
 	}
 	l := float64(m.Likes)
+	// Both sides are charged their whole reading, the empty target's
+	// baseline included (the conservative reading, the same on both).
+	m.BytesPerLike = float64(after.UsedBytes) / l
 	if after.UsedBytes > before.UsedBytes {
 		m.DeltaBytesPerLike = float64(after.UsedBytes-before.UsedBytes) / l
 	}
+	if after.HeldBytes > 0 {
+		m.HeldBytesPerLike = float64(after.HeldBytes) / l
+	}
 	if after.SetBytes > 0 {
 		m.SetBytesPerLike = float64(after.SetBytes) / l
-	}
-	m.BytesPerLike = m.DeltaBytesPerLike
-	if after.Likes > 0 {
-		// A target that counts its likes (likes) is charged its whole heap,
-		// baseline included: the conservative reading.
-		m.BytesPerLike = float64(after.UsedBytes) / l
 	}
 	return m
 }

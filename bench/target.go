@@ -43,12 +43,21 @@ type Target interface {
 	Close() error
 }
 
-// Memory is what a target reports about its memory. UsedBytes is the
-// figure bytes per like is computed from (likes: Go heap in use; Redis:
-// used_memory); SetBytes, when known, is the size of the sets alone.
+// Memory is what a target reports about its memory, in two like-for-like
+// readings:
+//
+//   - UsedBytes, the bytes its allocator has handed out and not taken back,
+//     size-class rounding included, the allocator's own free space not:
+//     likes the Go heap's live objects after a forced collection
+//     (HeapAlloc), Redis used_memory. The headline bytes per like.
+//   - HeldBytes, those plus the allocator's fragmentation (pages holding
+//     some live data): likes HeapInuse, Redis allocator_active.
+//
+// SetBytes, when known, is the size of the sets alone.
 type Memory struct {
 	Likes     uint64 `json:"likes,omitempty"` // as the target counts them, when it does
 	UsedBytes uint64 `json:"used_bytes"`
+	HeldBytes uint64 `json:"held_bytes,omitempty"`
 	SetBytes  uint64 `json:"set_bytes,omitempty"`
 }
 

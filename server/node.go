@@ -287,7 +287,8 @@ type Stats struct {
 	Games         uint64       `json:"games"`
 	Likes         uint64       `json:"likes"`
 	SetBytes      uint64       `json:"set_bytes"`
-	HeapInuse     uint64       `json:"heap_inuse_bytes"`
+	HeapAlloc     uint64       `json:"heap_alloc_bytes"` // live heap objects (runtime.MemStats.HeapAlloc)
+	HeapInuse     uint64       `json:"heap_inuse_bytes"` // heap spans in use: HeapAlloc plus fragmentation
 	HeapPerLike   float64      `json:"heap_bytes_per_like"`
 	Shards        []ShardStats `json:"shards"`
 }
@@ -309,7 +310,7 @@ func (n *Node) Stats() Stats {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	st.HeapInuse = ms.HeapInuse
+	st.HeapAlloc, st.HeapInuse = ms.HeapAlloc, ms.HeapInuse
 	if st.Likes > 0 {
 		st.HeapPerLike = float64(ms.HeapInuse) / float64(st.Likes)
 	}
