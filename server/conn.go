@@ -155,21 +155,36 @@ func (c *conn) readLoop() {
 		if err != nil && n == 0 {
 			return
 		}
-		switch {
-		case n == free && cap(buf) < readBufMax:
-			buf, short = resize(buf, min(2*cap(buf), readBufMax)), 0
-		case n < cap(buf)/2 && cap(buf) > readBufMin:
-			if short++; short >= readShrinkAfter && len(buf) <= cap(buf)/4 {
-				to := max(cap(buf)/2, readBufMin)
-				if fl, ok := proto.FrameLen(buf); !ok || fl <= to { // not below a frame in progress
-					buf = resize(buf, to)
-				}
-				short = 0
+		var to int
+		if to, short = readBufPolicy(cap(buf), len(buf), n, free, short); to != cap(buf) {
+			// Not below a frame in progress.
+			if fl, ok := proto.FrameLen(buf); !ok || fl <= to {
+				buf = resize(buf, to)
 			}
-		default:
-			short = 0
 		}
 	}
+}
+
+// readBufPolicy decides a read buffer's next capacity after a read of n
+// bytes into free bytes of room, the buffer then holding held bytes of
+// capacity c; short counts the reads in a row that filled less than half of
+// it. Grow: a read that filled the room doubles c, up to readBufMax. Shrink:
+// readShrinkAfter short reads in a row, with at most a quarter held, halve
+// c, down to readBufMin. Pure, for the tests.
+func readBufPolicy(c, held, n, free, short int) (to, nextShort int) {
+	switch {
+	case n == free && c < readBufMax:
+		return min(2*c, readBufMax), 0
+	case n < c/2 && c > readBufMin:
+		if short++; short >= readShrinkAfter {
+			if held <= c/4 {
+				return max(c/2, readBufMin), 0
+			}
+			return c, 0
+		}
+		return c, short
+	}
+	return c, 0
 }
 
 // resize returns buf's bytes in a new buffer of capacity n (n ≥ len(buf)).
