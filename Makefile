@@ -1,7 +1,7 @@
 # Everyday: `make test` (the README's command). The rest are long runs kept out of `go test ./...`.
 GO ?= go
 
-.PHONY: test vet run fuzz crash bench mem50m compare
+.PHONY: test vet run fuzz crash bench mem50m compare compare-memory
 
 test:
 	$(GO) test -race ./...
@@ -33,8 +33,14 @@ bench:
 mem50m:
 	$(GO) test ./raftfsm -run TestMemory50M -mem50m -v -timeout 30m
 
-# likes against Redis (appendfsync everysec and always), read-heavy and
-# write-only, on this machine; see bench/compare.sh for its settings
-# (DURATION, PRELOAD, ROUNDS, ...) and docs/benchmarks.md for the figures.
+# likes against Redis (appendfsync everysec and always): read-heavy,
+# read-heavy-many, read-only and write-only, on this machine; see
+# bench/compare.sh for its settings (DURATION, PRELOAD, ROUNDS, ...) and
+# docs/benchmarks.md for the figures.
 compare:
 	bench/compare.sh
+
+# Bytes per like on both sides at the issue's reference point: 5M likes over
+# 100k Zipf-skewed games (a few minutes).
+compare-memory:
+	MIXES=read-only PRELOAD=5000000 DURATION=3s WARMUP=1s LABEL_SUFFIX=' 5M likes' bench/compare.sh
