@@ -24,6 +24,9 @@
 #     the shape of Redis's pipeline; or goroutines)
 #   OUT [bench-results/<UTC time>]  BENCH_FLAGS (more likesctl bench flags)
 #   LABEL_SUFFIX (appended to each run's label, e.g. ' (likes 2 conns)')
+#   SERVER_CPUS, BENCH_CPUS (taskset CPU lists, e.g. 0 and 1: pin both servers
+#     to SERVER_CPUS and the load generator to BENCH_CPUS, so each side's
+#     server gets the same cores and the load generator never shares them)
 #   REDIS_PORT [26379]  LIKES_PORT [27070]  LIKES_ADMIN_PORT [27071]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,13 @@ OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 PIPELINING=${PIPELINING:-batches}
 BENCH_FLAGS=${BENCH_FLAGS:-}
 LABEL_SUFFIX=${LABEL_SUFFIX:-}
+SERVER_CPUS=${SERVER_CPUS:-}
+BENCH_CPUS=${BENCH_CPUS:-}
+# Command prefixes that pin to those CPUs (taskset execs its command, so
+# $! is still the server's own PID).
+PIN_SERVER=() PIN_BENCH=()
+[ -n "$SERVER_CPUS" ] && PIN_SERVER=(taskset -c "$SERVER_CPUS")
+[ -n "$BENCH_CPUS" ] && PIN_BENCH=(taskset -c "$BENCH_CPUS")
 REDIS_PORT=${REDIS_PORT:-26379}
 LIKES_PORT=${LIKES_PORT:-27070}
 LIKES_ADMIN_PORT=${LIKES_ADMIN_PORT:-27071}
@@ -97,7 +107,7 @@ wait_for() { # wait_for WHAT PID CMD...: until CMD succeeds, while PID lives, 30
 
 start_redis() { # start_redis FSYNC DIR -> REDIS_PID
 	mkdir -p "$2"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync "$1" \
+	"${PIN_SERVER[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync "$1" \
 		--dir "$2" --daemonize no --logfile "$2/redis.log" &
 	REDIS_PID=$!
 	PIDS+=("$REDIS_PID")
@@ -105,7 +115,7 @@ start_redis() { # start_redis FSYNC DIR -> REDIS_PID
 }
 
 start_likesd() { # start_likesd DIR -> LIKES_PID
-	"$TMP/likesd" --data "$1" --listen "127.0.0.1:$LIKES_PORT" --admin "127.0.0.1:$LIKES_ADMIN_PORT" \
+	"${PIN_SERVER[@]}" "$TMP/likesd" --data "$1" --listen "127.0.0.1:$LIKES_PORT" --admin "127.0.0.1:$LIKES_ADMIN_PORT" \
 		--log-level warn 2>"$1.log" &
 	LIKES_PID=$!
 	PIDS+=("$LIKES_PID")
@@ -133,7 +143,7 @@ for round in $(seq "$ROUNDS"); do
 			start_redis "$fsync" "$TMP/redis-$name"
 			start_likesd "$TMP/likes-$name"
 			# shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
-			if ! "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix$LABEL_SUFFIX" --likes-pipelining "$PIPELINING" --redis-variant "appendfsync $fsync" \
+			if ! "${PIN_BENCH[@]}" "$TMP/likesctl" bench --target both --mix "$mix" --label "$mix$LABEL_SUFFIX" --likes-pipelining "$PIPELINING" --redis-variant "appendfsync $fsync" \
 				--likes-addr "127.0.0.1:$LIKES_PORT" --likes-admin "127.0.0.1:$LIKES_ADMIN_PORT" \
 				--likes-pid "$LIKES_PID" --redis-addr "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID" --duration "$DURATION" --warmup "$WARMUP" \
 				--preload "$PRELOAD" --concurrency "$CONCURRENCY" --depth "$DEPTH" --games "$GAMES" --seed "$SEED" \
