@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -189,22 +191,15 @@ func check(ctx context.Context, o Options, t Target, ex *expectation) CheckResul
 		written = append(written, p)
 	}
 	ex.mu.Unlock()
-	sort.Slice(written, func(i, j int) bool {
-		if written[i].game != written[j].game {
-			return written[i].game < written[j].game
-		}
-		return written[i].user < written[j].user
+	slices.SortFunc(written, func(a, b pair) int {
+		return cmp.Or(cmp.Compare(a.game, b.game), cmp.Compare(a.user, b.user))
 	})
 	for _, p := range written {
 		addPair(p)
 	}
 	// Preloaded members (some since unliked) and random pairs.
 	for _, g := range ex.games {
-		users := make([]uint64, 0, len(sets[g]))
-		for u := range sets[g] {
-			users = append(users, u)
-		}
-		sort.Slice(users, func(i, j int) bool { return users[i] < users[j] })
+		users := slices.Sorted(maps.Keys(sets[g]))
 		rng.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
 		for _, u := range users[:min(len(users), checkPreloadPairs)] {
 			addPair(pair{g, u})

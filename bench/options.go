@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/likes/likes/client"
 )
 
 // Mix is the share of each op kind in percent; the shares must add up to 100.
@@ -133,10 +136,6 @@ type Options struct {
 	// counts as an error. Short values fail fast against a stuck target;
 	// too short a value turns a slow fsync into errors. Default 10s.
 	OpTimeout time.Duration `json:"op_timeout_ns"`
-
-	// Progress shows a progress bar on stderr while the run lasts. The CLI
-	// turns it off when stderr is not a terminal.
-	Progress bool `json:"-"`
 }
 
 // DefaultOptions returns the defaults every zero field takes.
@@ -166,62 +165,28 @@ const (
 	MaxConcurrency = 4096
 	MaxDepth       = 1024
 	MaxBatchSize   = 1024
-	MaxConns       = 64
+	MaxConns       = client.MaxConns
 )
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.Seed == 0 {
-		o.Seed = d.Seed
-	}
-	if o.Games == 0 {
-		o.Games = d.Games
-	}
-	if o.ZipfExponent == 0 {
-		o.ZipfExponent = d.ZipfExponent
-	}
-	if o.UserSpace == 0 {
-		o.UserSpace = d.UserSpace
-	}
-	if o.Mix == (Mix{}) {
-		o.Mix = d.Mix
-	}
-	if o.HitRatio == 0 {
-		o.HitRatio = d.HitRatio
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = d.Concurrency
-	}
-	if o.Depth == 0 {
-		o.Depth = d.Depth
-	}
-	if o.Conns == 0 {
-		o.Conns = min(o.Concurrency, MaxConns)
-	}
-	if o.LikesConns == 0 {
-		o.LikesConns = o.Conns
-	}
-	if o.BatchSize == 0 {
-		o.BatchSize = d.BatchSize
-	}
-	if o.Duration == 0 {
-		o.Duration = d.Duration
-	}
-	if o.Warmup == 0 {
-		o.Warmup = d.Warmup
-	}
-	if o.Preload == 0 {
-		o.Preload = d.Preload
-	}
-	if o.PreloadDepth == 0 {
-		o.PreloadDepth = d.PreloadDepth
-	}
-	if o.SampleGames == 0 {
-		o.SampleGames = d.SampleGames
-	}
-	if o.OpTimeout == 0 {
-		o.OpTimeout = d.OpTimeout
-	}
+	o.Seed = cmp.Or(o.Seed, d.Seed)
+	o.Games = cmp.Or(o.Games, d.Games)
+	o.ZipfExponent = cmp.Or(o.ZipfExponent, d.ZipfExponent)
+	o.UserSpace = cmp.Or(o.UserSpace, d.UserSpace)
+	o.Mix = cmp.Or(o.Mix, d.Mix)
+	o.HitRatio = cmp.Or(o.HitRatio, d.HitRatio)
+	o.Concurrency = cmp.Or(o.Concurrency, d.Concurrency)
+	o.Depth = cmp.Or(o.Depth, d.Depth)
+	o.Conns = cmp.Or(o.Conns, min(o.Concurrency, MaxConns))
+	o.LikesConns = cmp.Or(o.LikesConns, o.Conns)
+	o.BatchSize = cmp.Or(o.BatchSize, d.BatchSize)
+	o.Duration = cmp.Or(o.Duration, d.Duration)
+	o.Warmup = cmp.Or(o.Warmup, d.Warmup)
+	o.Preload = cmp.Or(o.Preload, d.Preload)
+	o.PreloadDepth = cmp.Or(o.PreloadDepth, d.PreloadDepth)
+	o.SampleGames = cmp.Or(o.SampleGames, d.SampleGames)
+	o.OpTimeout = cmp.Or(o.OpTimeout, d.OpTimeout)
 	return o
 }
 

@@ -396,8 +396,9 @@ func Summarize(w io.Writer, reports []*Report, perRun bool) {
 			rows = append(rows, row)
 		}
 	}
-	writeRows(w, medianRows(rows))
-	if perRun && len(rows) > len(medianRows(rows)) {
+	medians := medianRows(rows)
+	writeRows(w, medians)
+	if perRun && len(rows) > len(medians) {
 		fmt.Fprintln(w, "\nEvery run:")
 		fmt.Fprintln(w)
 		writeRows(w, rows)

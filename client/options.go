@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,27 +91,13 @@ func DefaultOptions() Options {
 // withDefaults returns o with every zero field set to its default.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.Conns == 0 {
-		o.Conns = d.Conns
-	}
-	if o.DialTimeout == 0 {
-		o.DialTimeout = d.DialTimeout
-	}
-	if o.IOTimeout == 0 {
-		o.IOTimeout = d.IOTimeout
-	}
-	if o.RetryBackoff == 0 {
-		o.RetryBackoff = d.RetryBackoff
-	}
-	if o.MaxRetryBackoff == 0 {
-		o.MaxRetryBackoff = max(d.MaxRetryBackoff, o.RetryBackoff)
-	}
-	if o.WriteWindow == 0 {
-		o.WriteWindow = d.WriteWindow
-	}
-	if o.Logger == nil {
-		o.Logger = d.Logger
-	}
+	o.Conns = cmp.Or(o.Conns, d.Conns)
+	o.DialTimeout = cmp.Or(o.DialTimeout, d.DialTimeout)
+	o.IOTimeout = cmp.Or(o.IOTimeout, d.IOTimeout)
+	o.RetryBackoff = cmp.Or(o.RetryBackoff, d.RetryBackoff)
+	o.MaxRetryBackoff = cmp.Or(o.MaxRetryBackoff, max(d.MaxRetryBackoff, o.RetryBackoff))
+	o.WriteWindow = cmp.Or(o.WriteWindow, d.WriteWindow)
+	o.Logger = cmp.Or(o.Logger, d.Logger)
 	return o
 }
 

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,15 +205,7 @@ func (s *fsmSnapshot) stripeEntries(st *stripe, dst []snapEntry) []snapEntry {
 		dst = append(dst, snapEntry{id, g})
 	}
 	st.mu.RUnlock()
-	slices.SortFunc(dst, func(a, b snapEntry) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(dst, func(a, b snapEntry) int { return cmp.Compare(a.id, b.id) })
 	return dst
 }
 
@@ -240,15 +233,7 @@ func (sw *snapWriter) client(c clientImage, window uint64) {
 			live = append(live, e)
 		}
 	}
-	slices.SortFunc(live, func(a, b dedupEntry) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(live, func(a, b dedupEntry) int { return cmp.Compare(a.seq, b.seq) })
 	p := binary.AppendUvarint(sw.payload, c.id)
 	p = binary.AppendUvarint(p, c.last)
 	p = binary.AppendUvarint(p, c.maxSeq)

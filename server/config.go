@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,51 +126,24 @@ func DefaultConfig() Config {
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	set := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	if c.DataDir == "" {
-		c.DataDir = d.DataDir
-	}
-	if c.ListenAddr == "" {
-		c.ListenAddr = d.ListenAddr
-	}
-	if c.AdminAddr == "" {
-		c.AdminAddr = d.AdminAddr
-	}
-	if c.NodeID == "" {
-		c.NodeID = d.NodeID
-	}
-	set(&c.Shards, d.Shards)
-	set(&c.MaxConns, d.MaxConns)
-	set(&c.MaxInFlight, d.MaxInFlight)
-	set(&c.MaxBatch, d.MaxBatch)
-	set(&c.MaxOpsPerEntry, d.MaxOpsPerEntry)
-	set(&c.MaxQueuedWrites, d.MaxQueuedWrites)
-	set(&c.MaxProposals, d.MaxProposals)
-	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = d.SnapshotThreshold
-	}
-	if c.SnapshotInterval == 0 {
-		c.SnapshotInterval = d.SnapshotInterval
-	}
-	if c.TrailingLogs == 0 {
-		c.TrailingLogs = d.TrailingLogs
-	}
-	if c.ElectionTimeout == 0 {
-		c.ElectionTimeout = d.ElectionTimeout
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = d.HandshakeTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
+	c.DataDir = cmp.Or(c.DataDir, d.DataDir)
+	c.ListenAddr = cmp.Or(c.ListenAddr, d.ListenAddr)
+	c.AdminAddr = cmp.Or(c.AdminAddr, d.AdminAddr)
+	c.NodeID = cmp.Or(c.NodeID, d.NodeID)
+	c.Shards = cmp.Or(c.Shards, d.Shards)
+	c.MaxConns = cmp.Or(c.MaxConns, d.MaxConns)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, d.MaxInFlight)
+	c.MaxBatch = cmp.Or(c.MaxBatch, d.MaxBatch)
+	c.MaxOpsPerEntry = cmp.Or(c.MaxOpsPerEntry, d.MaxOpsPerEntry)
+	c.MaxQueuedWrites = cmp.Or(c.MaxQueuedWrites, d.MaxQueuedWrites)
+	c.MaxProposals = cmp.Or(c.MaxProposals, d.MaxProposals)
+	c.SnapshotThreshold = cmp.Or(c.SnapshotThreshold, d.SnapshotThreshold)
+	c.SnapshotInterval = cmp.Or(c.SnapshotInterval, d.SnapshotInterval)
+	c.TrailingLogs = cmp.Or(c.TrailingLogs, d.TrailingLogs)
+	c.ElectionTimeout = cmp.Or(c.ElectionTimeout, d.ElectionTimeout)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, d.ShutdownTimeout)
+	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, d.HandshakeTimeout)
+	c.Logger = cmp.Or(c.Logger, d.Logger)
 	return c
 }
 

@@ -104,26 +104,10 @@ func newMetrics(n *Node) *metrics {
 		Name: "likes_snapshot_persist_seconds", Help: "Time to write a snapshot to the snapshot store.",
 		Buckets: prometheus.ExponentialBuckets(1e-3, 2, 16),
 	})
-	stat := func(f func(raftfsm.Stats) float64) func() float64 {
-		return func() float64 {
-			var sum float64
-			for _, s := range n.shards {
-				sum += f(s.fsm.Stats())
-			}
-			return sum
-		}
-	}
 	reg.MustRegister(requests, errs, latency, m.conns, m.connsRejected, m.badFrames, m.batchOps,
 		m.commitSeconds, m.applySeconds, m.storeSeconds, m.storeEntries, m.snapCapture, m.snapPersist,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_games", Help: "Games with at least one like held by this node."},
-			stat(func(s raftfsm.Stats) float64 { return float64(s.Games) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_likes", Help: "Likes held by this node (sum of counts)."},
-			stat(func(s raftfsm.Stats) float64 { return float64(s.Likes) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_set_bytes", Help: "Estimated heap bytes of the like sets."},
-			stat(func(s raftfsm.Stats) float64 { return float64(s.SetBytes) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_heap_bytes_per_like", Help: "Go heap in use divided by likes held (0 with no likes)."},
-			func() float64 { return n.heapBytesPerLike() }),
+		&contentsCollector{n: n},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "likes_shards_ready", Help: "Shards that lead and have caught up with their log."},
 			func() float64 {
 				r := 0
@@ -138,19 +122,45 @@ func newMetrics(n *Node) *metrics {
 	return m
 }
 
-// heapBytesPerLike is the Go heap in use per like held. ReadMemStats stops
-// the world briefly; it runs only on a scrape or a STATS request.
-func (n *Node) heapBytesPerLike() float64 {
-	var likes uint64
-	for _, s := range n.shards {
-		likes += s.fsm.Stats().Likes
+// contentsCollector reports what the node holds. raftfsm.FSM.Stats visits
+// every game, so a scrape computes it once per shard and derives all four
+// gauges from that one pass (and reads the heap once).
+type contentsCollector struct{ n *Node }
+
+var (
+	gamesDesc       = prometheus.NewDesc("likes_games", "Games with at least one like held by this node.", nil, nil)
+	likesDesc       = prometheus.NewDesc("likes_likes", "Likes held by this node (sum of counts).", nil, nil)
+	setBytesDesc    = prometheus.NewDesc("likes_set_bytes", "Estimated heap bytes of the like sets.", nil, nil)
+	heapPerLikeDesc = prometheus.NewDesc("likes_heap_bytes_per_like", "Go heap in use divided by likes held (0 with no likes).", nil, nil)
+)
+
+func (c *contentsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- gamesDesc
+	ch <- likesDesc
+	ch <- setBytesDesc
+	ch <- heapPerLikeDesc
+}
+
+// Collect reads runtime memory statistics, which stops the world briefly:
+// it runs only on a scrape.
+func (c *contentsCollector) Collect(ch chan<- prometheus.Metric) {
+	var sum raftfsm.Stats
+	for _, s := range c.n.shards {
+		st := s.fsm.Stats()
+		sum.Games += st.Games
+		sum.Likes += st.Likes
+		sum.SetBytes += st.SetBytes
 	}
-	if likes == 0 {
-		return 0
+	perLike := 0.0
+	if sum.Likes > 0 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		perLike = float64(ms.HeapInuse) / float64(sum.Likes)
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapInuse) / float64(likes)
+	ch <- prometheus.MustNewConstMetric(gamesDesc, prometheus.GaugeValue, float64(sum.Games))
+	ch <- prometheus.MustNewConstMetric(likesDesc, prometheus.GaugeValue, float64(sum.Likes))
+	ch <- prometheus.MustNewConstMetric(setBytesDesc, prometheus.GaugeValue, float64(sum.SetBytes))
+	ch <- prometheus.MustNewConstMetric(heapPerLikeDesc, prometheus.GaugeValue, perLike)
 }
 
 // instrumentedFSM times the state machine's work for Raft.

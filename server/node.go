@@ -238,30 +238,26 @@ func (n *Node) shutdown(ctx context.Context) error {
 		}
 		n.mu.Unlock()
 	}
-	var errs []error
 	if n.admin != nil {
 		if err := n.admin.Shutdown(ctx); err != nil {
 			n.admin.Close()
 		}
 	}
 	log.Info("shutting down: snapshotting shards")
-	errs = append(errs, n.closeStorage())
+	err := n.closeStorage()
 	log.Info("shut down")
-	return errors.Join(errs...)
+	return err
 }
 
 // closeStorage stops every shard (final snapshot, Raft, log) and closes the
 // snapshot database.
 func (n *Node) closeStorage() error {
-	var errs []error
 	var wg sync.WaitGroup
-	errc := make([]error, len(n.shards))
+	errs := make([]error, len(n.shards), len(n.shards)+1)
 	for i, s := range n.shards {
-		wg.Add(1)
-		go func() { defer wg.Done(); errc[i] = s.stop() }()
+		wg.Go(func() { errs[i] = s.stop() })
 	}
 	wg.Wait()
-	errs = append(errs, errc...)
 	if n.snapDB != nil {
 		errs = append(errs, n.snapDB.Close())
 	}
@@ -302,7 +298,7 @@ func (n *Node) Stats() Stats {
 	n.mu.Unlock()
 	for _, s := range n.shards {
 		fs := s.fsm.Stats()
-		st.Shards = append(st.Shards, ShardStats{ID: s.id, Ready: s.ready.Load(), AppliedIndex: s.fsm.AppliedIndex(),
+		st.Shards = append(st.Shards, ShardStats{ID: s.id, Ready: s.ready.Load(), AppliedIndex: fs.AppliedIndex,
 			Games: fs.Games, Likes: fs.Likes, SetBytes: fs.SetBytes})
 		st.Games += fs.Games
 		st.Likes += fs.Likes

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -183,75 +182,6 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 }
 
-// rawConn speaks the protocol by hand for tests of malformed input.
-type rawConn struct {
-	t  *testing.T
-	nc net.Conn
-}
-
-func rawDial(t *testing.T, n *server.Node, hello bool) *rawConn {
-	nc, err := net.Dial("tcp", n.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	r := &rawConn{t, nc}
-	if hello {
-		r.send(proto.AppendHello(nil, 1, proto.Version, 77))
-		if m := r.recv(); m.Type != proto.TypeHello|proto.ResponseBit {
-			t.Fatalf("HELLO answered with %v", m.Type)
-		}
-	}
-	return r
-}
-
-func (r *rawConn) send(b []byte) {
-	if _, err := r.nc.Write(b); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *rawConn) recv() proto.Msg {
-	r.t.Helper()
-	var hdr [4]byte
-	if _, err := io.ReadFull(r.nc, hdr[:]); err != nil {
-		r.t.Fatalf("read frame: %v", err)
-	}
-	b := make([]byte, 4+binary.BigEndian.Uint32(hdr[:]))
-	copy(b, hdr[:])
-	if _, err := io.ReadFull(r.nc, b[4:]); err != nil {
-		r.t.Fatalf("read frame: %v", err)
-	}
-	m, rest, err := proto.Decode(b)
-	if err != nil || len(rest) != 0 {
-		r.t.Fatalf("decode response: %v", err)
-	}
-	return m
-}
-
-// expectClosed asserts the server closed the connection.
-func (r *rawConn) expectClosed() {
-	r.t.Helper()
-	var b [1]byte
-	if _, err := r.nc.Read(b[:]); err == nil {
-		r.t.Fatal("connection still open, want it closed by the server")
-	}
-}
-
-func expectErr(t *testing.T, m proto.Msg, id uint32, sentinel error) {
-	t.Helper()
-	if m.Type != proto.TypeError {
-		t.Fatalf("got %v, want ERROR", m.Type)
-	}
-	if m.ID != id {
-		t.Errorf("error answers id %d, want %d", m.ID, id)
-	}
-	if !errors.Is(&m.Err, sentinel) {
-		t.Errorf("error %v, want %v", &m.Err, sentinel)
-	}
-}
-
 func TestMalformedInput(t *testing.T) {
 	n := testnode.Start(t, testnode.Config(t, t.TempDir()))
 	healthy := dial(t, n)
@@ -261,74 +191,74 @@ func TestMalformedInput(t *testing.T) {
 	}
 
 	t.Run("no hello first", func(t *testing.T) {
-		r := rawDial(t, n, false)
+		r := openWire(t, n, 0)
 		r.send(proto.AppendCount(nil, 5, 0, 1))
-		expectErr(t, r.recv(), 5, proto.ErrBadRequest)
-		r.expectClosed()
+		wantErr(t, r.next(), 5, proto.ErrBadRequest)
+		r.closed()
 	})
 	t.Run("old version", func(t *testing.T) {
-		r := rawDial(t, n, false)
+		r := openWire(t, n, 0)
 		r.send(proto.AppendHello(nil, 1, 0, 1))
-		expectErr(t, r.recv(), 1, proto.ErrVersion)
-		r.expectClosed()
+		wantErr(t, r.next(), 1, proto.ErrVersion)
+		r.closed()
 	})
 	t.Run("bad magic", func(t *testing.T) {
-		r := rawDial(t, n, false)
+		r := openWire(t, n, 0)
 		b := proto.AppendHello(nil, 3, proto.Version, 1)
 		copy(b[proto.HeaderSize:], "HTTP")
 		r.send(b)
-		expectErr(t, r.recv(), 3, proto.ErrBadRequest)
-		r.expectClosed()
+		wantErr(t, r.next(), 3, proto.ErrBadRequest)
+		r.closed()
 	})
 	t.Run("garbage", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		r.send([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-		m := r.recv()
+		m := r.next()
 		if m.Type != proto.TypeError {
 			t.Fatalf("got %v", m.Type)
 		}
-		r.expectClosed()
+		r.closed()
 	})
 	t.Run("frame too large", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		var b [proto.HeaderSize]byte
 		binary.BigEndian.PutUint32(b[:], proto.MaxFrameSize) // length+4 > limit
 		b[4] = byte(proto.TypeCount)
 		binary.BigEndian.PutUint32(b[6:], 9)
 		r.send(b[:])
-		expectErr(t, r.recv(), 9, proto.ErrTooLarge)
-		r.expectClosed()
+		wantErr(t, r.next(), 9, proto.ErrTooLarge)
+		r.closed()
 	})
 	t.Run("trailing bytes", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		b := proto.AppendCount(nil, 11, 0, 1)
 		b = append(b, 0)
 		binary.BigEndian.PutUint32(b, binary.BigEndian.Uint32(b)+1)
 		r.send(b)
-		expectErr(t, r.recv(), 11, proto.ErrBadRequest)
-		r.expectClosed()
+		wantErr(t, r.next(), 11, proto.ErrBadRequest)
+		r.closed()
 	})
 	t.Run("unsupported consistency keeps the connection", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		r.send(proto.AppendCount(nil, 12, proto.ConsistencyLinearizable, 1))
-		expectErr(t, r.recv(), 12, proto.ErrBadRequest)
+		wantErr(t, r.next(), 12, proto.ErrBadRequest)
 		r.send(proto.AppendCount(nil, 13, proto.ConsistencyDefault, 1))
-		if m := r.recv(); m.Type != proto.TypeCount|proto.ResponseBit || m.ID != 13 || m.Count != 1 {
+		if m := r.next(); m.Type != proto.TypeCount|proto.ResponseBit || m.ID != 13 || m.Count != 1 {
 			t.Fatalf("after an argument error: %+v", m)
 		}
 	})
 	t.Run("response type from client", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		r.send(proto.AppendCountResp(nil, 14, 1))
-		expectErr(t, r.recv(), 14, proto.ErrBadRequest)
-		r.expectClosed()
+		wantErr(t, r.next(), 14, proto.ErrBadRequest)
+		r.closed()
 	})
 	t.Run("second hello", func(t *testing.T) {
-		r := rawDial(t, n, true)
+		r := openWire(t, n, 77)
 		r.send(proto.AppendHello(nil, 15, proto.Version, 1))
-		expectErr(t, r.recv(), 15, proto.ErrBadRequest)
+		wantErr(t, r.next(), 15, proto.ErrBadRequest)
 		r.send(proto.AppendEmpty(nil, proto.TypePing, 16))
-		if m := r.recv(); m.Type != proto.TypePing|proto.ResponseBit || m.ID != 16 {
+		if m := r.next(); m.Type != proto.TypePing|proto.ResponseBit || m.ID != 16 {
 			t.Fatalf("ping after second hello: %+v", m)
 		}
 	})
@@ -342,9 +272,9 @@ func TestBatchLimit(t *testing.T) {
 	cfg := testnode.Config(t, t.TempDir())
 	cfg.MaxBatch = 8
 	n := testnode.Start(t, cfg)
-	r := rawDial(t, n, true)
+	r := openWire(t, n, 77)
 	r.send(proto.AppendCountMany(nil, 2, 0, make([]uint64, 9)))
-	expectErr(t, r.recv(), 2, proto.ErrTooLarge)
+	wantErr(t, r.next(), 2, proto.ErrTooLarge)
 	// The client pages by the server's limit and keeps order.
 	c := dial(t, n)
 	ctx := ctxT(t)
@@ -372,11 +302,11 @@ func TestTooManyConns(t *testing.T) {
 	cfg := testnode.Config(t, t.TempDir())
 	cfg.MaxConns = 2
 	n := testnode.Start(t, cfg)
-	rawDial(t, n, true)
-	rawDial(t, n, true)
-	r := rawDial(t, n, false)
-	expectErr(t, r.recv(), 0, proto.ErrOverloaded)
-	r.expectClosed()
+	openWire(t, n, 77)
+	openWire(t, n, 77)
+	r := openWire(t, n, 0)
+	wantErr(t, r.next(), 0, proto.ErrOverloaded)
+	r.closed()
 }
 
 // TestExactlyOnce retries a write with the same client id and sequence
@@ -384,24 +314,24 @@ func TestTooManyConns(t *testing.T) {
 // user came in between: it returns its first result and is not applied again.
 func TestExactlyOnce(t *testing.T) {
 	n := testnode.Start(t, testnode.Config(t, t.TempDir()))
-	a := rawDial(t, n, true) // client id 77
+	a := openWire(t, n, 77) // client id 77
 	a.send(proto.AppendWrite(nil, proto.TypeLike, 2, 9, 100, 1))
-	first := a.recv()
+	first := a.next()
 	if first.Type != proto.TypeLike|proto.ResponseBit || !first.Changed || first.Count != 1 {
 		t.Fatalf("first like: %+v", first)
 	}
 	a.send(proto.AppendWrite(nil, proto.TypeUnlike, 3, 9, 100, 2)) // the user unlikes in between
-	if m := a.recv(); !m.Changed || m.Count != 0 {
+	if m := a.next(); !m.Changed || m.Count != 0 {
 		t.Fatalf("unlike: %+v", m)
 	}
-	b := rawDial(t, n, true) // same client id, new connection: a reconnect
+	b := openWire(t, n, 77) // same client id, new connection: a reconnect
 	b.send(proto.AppendWrite(nil, proto.TypeLike, 4, 9, 100, 1))
-	retry := b.recv()
+	retry := b.next()
 	if retry.Type != first.Type || retry.Changed != first.Changed || retry.Count != first.Count || retry.Index != first.Index {
 		t.Fatalf("retry answered %+v, want the first result %+v", retry, first)
 	}
 	b.send(proto.AppendCount(nil, 5, 0, 9))
-	if m := b.recv(); m.Count != 0 {
+	if m := b.next(); m.Count != 0 {
 		t.Fatalf("count after the retry = %d, want 0: the retry was applied again", m.Count)
 	}
 }

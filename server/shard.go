@@ -23,13 +23,12 @@ import (
 // proposer goroutine alone calls raft.Apply, the completer goroutine alone
 // waits on the futures and runs the writes' callbacks, in log order.
 type shard struct {
-	id    int
-	fsm   *raftfsm.FSM
-	raft  *raft.Raft
-	logs  *storage.LogStore
-	trans *raft.InmemTransport
-	m     *metrics
-	cfg   *Config
+	id   int
+	fsm  *raftfsm.FSM
+	raft *raft.Raft
+	logs *storage.LogStore
+	m    *metrics
+	cfg  *Config
 
 	ready    atomic.Bool // leader and caught up: may serve reads and writes
 	queue    chan pendingWrite
@@ -96,18 +95,18 @@ func openShard(cfg *Config, id int, snapDB *storage.SnapshotDB, m *metrics) (_ *
 	rc.NotifyCh = notify
 
 	addr := raft.ServerAddress(fmt.Sprintf("%s/shard-%d", cfg.NodeID, id))
-	_, s.trans = raft.NewInmemTransport(addr)
+	_, trans := raft.NewInmemTransport(addr)
 	existing, err := raft.HasExistingState(s.logs, s.logs, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("shard %d: %w", id, err)
 	}
 	if !existing {
 		conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: addr}}}
-		if err := raft.BootstrapCluster(rc, s.logs, s.logs, snaps, s.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, s.logs, s.logs, snaps, trans, conf); err != nil {
 			return nil, fmt.Errorf("shard %d: bootstrap: %w", id, err)
 		}
 	}
-	s.raft, err = raft.NewRaft(rc, &instrumentedFSM{FSM: s.fsm, m: m}, instrumentedLogStore{s.logs, m}, s.logs, snaps, s.trans)
+	s.raft, err = raft.NewRaft(rc, &instrumentedFSM{FSM: s.fsm, m: m}, instrumentedLogStore{s.logs, m}, s.logs, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("shard %d: start raft: %w", id, err)
 	}
