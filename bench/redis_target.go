@@ -72,32 +72,45 @@ func counterKey(game uint64) string { return "c:{" + strconv.FormatUint(game, 10
 // game) go out in one pipeline on one pooled connection.
 func (t *RedisTarget) Exec(ctx context.Context, ops []Op, res []OpResult) {
 	pipe := t.rdb.Pipeline()
-	cmds := make([][]redis.Cmder, len(ops))
 	for i := range ops {
 		op := &ops[i]
 		switch op.Kind {
 		case OpHas:
-			cmds[i] = []redis.Cmder{pipe.SIsMember(ctx, setKey(op.Game), op.User)}
+			pipe.SIsMember(ctx, setKey(op.Game), op.User)
 		case OpHasMany:
-			cs := make([]redis.Cmder, len(op.Games))
-			for j, g := range op.Games {
-				cs[j] = pipe.SIsMember(ctx, setKey(g), op.User)
+			for _, g := range op.Games {
+				pipe.SIsMember(ctx, setKey(g), op.User)
 			}
-			cmds[i] = cs
 		case OpCount:
-			cmds[i] = []redis.Cmder{pipe.Get(ctx, counterKey(op.Game))}
+			pipe.Get(ctx, counterKey(op.Game))
 		case OpLike, OpUnlike:
 			mode := "0"
 			if op.Kind == OpLike {
 				mode = "1"
 			}
-			cmds[i] = []redis.Cmder{pipe.EvalSha(ctx, t.sha, []string{setKey(op.Game), counterKey(op.Game)}, op.User, mode)}
+			pipe.EvalSha(ctx, t.sha, []string{setKey(op.Game), counterKey(op.Game)}, op.User, mode)
 		}
 	}
-	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	// Exec returns the queued commands in order, each with its own error,
+	// which result reads: op i's are the next redisCmds(op) of them.
+	cmds, _ := pipe.Exec(ctx)
+	k := 0
 	for i := range ops {
-		res[i] = t.result(&ops[i], cmds[i], res[i].LikedMany)
+		n := redisCmds(&ops[i])
+		res[i] = t.result(&ops[i], cmds[k:k+n], res[i].LikedMany)
+		k += n
 	}
+}
+
+// redisCmds is how many pipelined commands Exec queues for op.
+func redisCmds(op *Op) int {
+	switch op.Kind {
+	case OpHas, OpCount, OpLike, OpUnlike:
+		return 1
+	case OpHasMany:
+		return len(op.Games)
+	}
+	return 0
 }
 
 func (t *RedisTarget) result(op *Op, cs []redis.Cmder, many []bool) OpResult {

@@ -156,12 +156,8 @@ func AppendMsg(dst []byte, m *Msg) ([]byte, error) {
 	start := len(dst)
 	// The typed encoders take no flags outside the read requests and cut
 	// batch lengths to 16 bits: refuse what they would silently change.
-	switch m.Type {
-	case TypeHas, TypeCount, TypeHasMany, TypeCountMany:
-	default:
-		if m.Flags != 0 {
-			return dst, badf("flags 0x%02x set on a %v message, which takes none", m.Flags, m.Type)
-		}
+	if !m.Type.isRead() && m.Flags != 0 {
+		return dst, badf("flags 0x%02x set on a %v message, which takes none", m.Flags, m.Type)
 	}
 	n := 0
 	switch m.Type {

@@ -17,7 +17,9 @@ var allTypes = []MsgType{
 	TypeStats | ResponseBit, TypeError,
 }
 
-// isRead reports whether t is a read request, the only kind that may set flags.
+// isRead reports whether t is a read request, the only kind that may set
+// flags. The tests keep their own list on purpose, as an oracle for
+// MsgType.isRead.
 func isRead(t MsgType) bool {
 	switch t {
 	case TypeHas, TypeCount, TypeHasMany, TypeCountMany:

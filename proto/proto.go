@@ -54,6 +54,16 @@ const (
 // IsResponse reports whether t is a response type (including TypeError).
 func (t MsgType) IsResponse() bool { return t&ResponseBit != 0 || t == TypeError }
 
+// isRead reports whether t is a read request, the only kind that may set
+// flags (the consistency bits).
+func (t MsgType) isRead() bool {
+	switch t {
+	case TypeHas, TypeCount, TypeHasMany, TypeCountMany:
+		return true
+	}
+	return false
+}
+
 // Request returns the request type a response type answers.
 func (t MsgType) Request() MsgType { return t &^ ResponseBit }
 
@@ -321,18 +331,16 @@ func decodeBody(m *Msg, b []byte) error {
 	d := body{b: b}
 	t := m.Type
 	// Only read requests may set flags, and only the consistency bits.
-	switch t {
-	case TypeHas, TypeCount, TypeHasMany, TypeCountMany:
+	switch {
+	case t.isRead():
 		if m.Flags&^consistencyMask != 0 {
 			return badf("reserved flag bits 0x%02x set", m.Flags&^consistencyMask)
 		}
 		if m.Consistency() > ConsistencyStale {
 			return badf("unknown consistency %d", m.Consistency())
 		}
-	default:
-		if m.Flags != 0 {
-			return badf("flags 0x%02x set on a message that takes none", m.Flags)
-		}
+	case m.Flags != 0:
+		return badf("flags 0x%02x set on a message that takes none", m.Flags)
 	}
 	switch t {
 	case TypeHello:

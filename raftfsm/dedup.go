@@ -9,9 +9,6 @@ type dedupEntry struct {
 	changed bool
 }
 
-// dedupEntryBytes is sizeof(dedupEntry).
-const dedupEntryBytes = 32
-
 // client is one client's dedup state: results of its seqs in
 // (maxSeq-window, maxSeq], in a ring indexed by seq mod len(ring). The ring
 // starts small and doubles (up to window) when two live seqs collide.
@@ -152,15 +149,6 @@ func (t *dedupTable) grow(c *client, gen uint32) {
 		}
 	}
 	c.ring, c.ringGen = r, gen
-}
-
-// bytes estimates the table's heap bytes.
-func (t *dedupTable) bytes() uint64 {
-	s := uint64(len(t.clients)) * 96
-	for _, c := range t.clients {
-		s += uint64(cap(c.ring)) * dedupEntryBytes
-	}
-	return s
 }
 
 // clientImage is a client's state as captured by Snapshot. ring is not
