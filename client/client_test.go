@@ -539,6 +539,45 @@ func TestMalformedFrame(t *testing.T) {
 	}
 }
 
+// TestProtocolViolations: answers that decode but break the protocol (the
+// wrong type, the wrong number of results, an id not in flight, an ERROR
+// about the whole connection) end the connection; the client reconnects
+// and the read is retried and answered.
+func TestProtocolViolations(t *testing.T) {
+	games := []uint64{3, 4, 5}
+	for name, raw := range map[string]func(id uint32) []byte{
+		"wrong type": func(id uint32) []byte { return proto.AppendEmpty(nil, proto.TypePing.Response(), id) },
+		"wrong count": func(id uint32) []byte {
+			return proto.AppendCountManyResp(nil, id, []uint64{1})
+		},
+		"id not in flight": func(id uint32) []byte { return proto.AppendCountManyResp(nil, id+1000, make([]uint64, len(games))) },
+		"connection error": func(id uint32) []byte {
+			return proto.AppendError(nil, 0, proto.CodeOf(proto.ErrInternal), "", "going down")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t).start()
+			var n atomic.Int32
+			f.setHook(func(m *proto.Msg) fakeReply {
+				if n.Add(1) == 1 {
+					return fakeReply{act: actRaw, raw: raw}
+				}
+				return fakeReply{}
+			})
+			o := quiet()
+			o.Conns = 1
+			c := dial(t, f, o)
+			counts, err := c.CountMany(ctxT(t), games)
+			if err != nil || len(counts) != len(games) {
+				t.Fatalf("CountMany = %v, %v", counts, err)
+			}
+			if f.accepted.Load() != 2 {
+				t.Errorf("fake accepted %d connections, want 2 (the violation must end the first)", f.accepted.Load())
+			}
+		})
+	}
+}
+
 func TestContextDeadline(t *testing.T) {
 	f := newFake(t).start()
 	f.setHook(func(m *proto.Msg) fakeReply { return fakeReply{act: actStall} })

@@ -65,12 +65,14 @@ const (
 	actError                 // answer ERROR with fakeReply.code
 	actMalformed             // answer with a frame that does not decode
 	actStall                 // never answer
+	actRaw                   // answer with fakeReply.raw(request id), a well-formed frame
 )
 
 type fakeReply struct {
 	act    fakeAction
 	code   proto.Code
 	leader string
+	raw    func(id uint32) []byte // actRaw
 }
 
 func newFake(t testing.TB) *fake {
@@ -273,6 +275,8 @@ func (f *fake) handle(m *proto.Msg, clientID uint64) (resp []byte, keep bool) {
 		return []byte{0, 0, 0, 2, 0x85, 0}, true
 	case actStall:
 		return nil, true
+	case actRaw:
+		return rep.raw(m.ID), true
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
