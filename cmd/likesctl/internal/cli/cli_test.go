@@ -274,6 +274,10 @@ func TestUsageErrors(t *testing.T) {
 		{"hex id", []string{addr, "has", "0x10", "1"}, []string{`GAME "0x10"`}},
 		{"empty id", []string{addr, "has", "", "1"}, []string{`GAME ""`}},
 		{"bad game among good ones", []string{addr, "count", "1", "2", "x3"}, []string{`GAME "x3"`}},
+		{"bench unknown flag", []string{"bench", "--bogus"}, []string{"bench: ", "bogus"}},
+		{"bench unknown mix", []string{"bench", "--mix", "nope"}, []string{"bench: ", `"nope"`, "read-only"}},
+		{"bench unknown pipelining", []string{"bench", "--likes-pipelining", "threads"}, []string{"bench: ", "threads"}},
+		{"bench argument", []string{"bench", "extra"}, []string{"bench: ", "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, _, err := run(t, tc.args...)
@@ -407,5 +411,22 @@ func TestIDsRoundTrip(t *testing.T) {
 		if w.Game != id || w.User != id || !w.Changed {
 			t.Errorf("like %s %s = %+v", s, s, w)
 		}
+	}
+}
+
+// TestBenchHelpAndDeadTarget: likesctl bench --help is help (exit 0), and a
+// bench against a node that is not there is an error about the node, not
+// a usage error.
+func TestBenchHelpAndDeadTarget(t *testing.T) {
+	if _, _, err := run(t, "bench", "--help"); !errors.Is(err, cli.ErrHelp) {
+		t.Errorf("bench --help = %v, want cli.ErrHelp", err)
+	}
+	_, _, err := run(t, "bench", "--target", "likes", "--likes-addr", deadAddr(t), "--duration", "100ms", "--preload", "-1")
+	var u *cli.UsageError
+	if err == nil || errors.As(err, &u) {
+		t.Fatalf("bench against a dead node = %v (%T), want an error that is not a usage error", err, err)
+	}
+	if !strings.Contains(err.Error(), "likes") {
+		t.Errorf("bench against a dead node: %q does not name the target", err)
 	}
 }
